@@ -1,0 +1,282 @@
+/* sampan/raft.h: the public API of sampan's Raft consensus core.
+ *
+ * The core is a pure, deterministic state machine in the style of etcd's
+ * RawNode. It performs no I/O, reads no clock, starts no thread, and its only
+ * randomness comes from a PRNG seeded through the configuration, so a run is a
+ * function of its inputs. The caller owns the loop:
+ *
+ *     sampan_raft_tick(r);                 one logical clock tick
+ *     sampan_raft_step(r, &msg);           a message from a peer
+ *     sampan_raft_propose(r, data, len);   a new command
+ *     if (sampan_raft_has_ready(r)) {
+ *         struct sampan_ready rd;
+ *         sampan_raft_ready(r, &rd);
+ *         1. send rd.messages           (may go out at once, before step 2)
+ *         2. persist rd.hard_state and rd.entries, durably (fdatasync)
+ *         3. send rd.persisted_messages (only after step 2 is durable)
+ *         4. apply rd.committed in order
+ *         sampan_raft_advance(r, &rd);   acknowledges durability by index
+ *     }
+ *
+ * step / tick / propose may be called between sampan_raft_ready() and
+ * sampan_raft_advance() (for example while a write is in flight); at most one
+ * Ready may be outstanding at a time.
+ *
+ * Ownership, in general: the core never keeps a pointer the caller passed
+ * in (it copies what it keeps), and everything a Ready points to is owned by
+ * the core and stays valid until the matching sampan_raft_advance() or
+ * sampan_raft_free(), whichever comes first.
+ */
+#ifndef SAMPAN_RAFT_H
+#define SAMPAN_RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sampan/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Node ids are non-zero; 0 means "none" (no vote, no known leader). */
+#define SAMPAN_NONE 0u
+
+/* Hard limits on what a configuration may ask for. */
+#define SAMPAN_MAX_VOTERS 16u
+
+/* Kind of a log entry. */
+enum sampan_entry_type {
+    SAMPAN_ENTRY_NORMAL = 1, /* an application command (may be empty) */
+    SAMPAN_ENTRY_NOOP = 2,   /* appended by a new leader (section 8)   */
+};
+
+/* One log entry. In a Ready, `data` is owned by the core (see file header).
+ * When passed into the core (step, boot), `data` is borrowed and copied. */
+struct sampan_entry {
+    uint64_t term;  /* term of the leader that created it           */
+    uint64_t index; /* position in the log, >= 1                    */
+    uint8_t type;   /* enum sampan_entry_type                       */
+    uint32_t len;   /* payload length in bytes                      */
+    uint8_t *data;  /* payload, `len` bytes; NULL when len == 0     */
+};
+
+/* The state that must be durable before votes or acknowledgements that depend
+ * on it are sent (Figure 2, "Persistent state on all servers"). */
+struct sampan_hard_state {
+    uint64_t term; /* currentTerm                               */
+    uint64_t vote; /* votedFor in `term`, or SAMPAN_NONE        */
+};
+
+/* The voting membership. Fixed-size so it can be embedded and copied. */
+struct sampan_membership {
+    uint32_t n_voters;
+    uint64_t voters[SAMPAN_MAX_VOTERS]; /* distinct, non-zero ids */
+};
+
+enum sampan_msg_type {
+    SAMPAN_MSG_PREVOTE = 1,      /* PreVote request (thesis section 9.6)     */
+    SAMPAN_MSG_PREVOTE_RESP = 2, /*                                          */
+    SAMPAN_MSG_VOTE = 3,         /* RequestVote (Figure 2)                   */
+    SAMPAN_MSG_VOTE_RESP = 4,    /*                                          */
+    SAMPAN_MSG_APPEND = 5,       /* AppendEntries carrying entries (Fig. 2)  */
+    SAMPAN_MSG_APPEND_RESP = 6,  /*                                          */
+    SAMPAN_MSG_HEARTBEAT = 7,    /* AppendEntries without entries            */
+    SAMPAN_MSG_HEARTBEAT_RESP = 8,
+    SAMPAN_MSG_PROPOSE = 9,      /* a proposal forwarded by a follower       */
+    SAMPAN_MSG_TIMEOUT_NOW = 10, /* leadership transfer: campaign now        */
+    SAMPAN_MSG_READ_INDEX = 11,  /* a read request forwarded to the leader   */
+    SAMPAN_MSG_READ_INDEX_RESP = 12,
+    SAMPAN_MSG_TYPE_MAX = 12
+};
+
+/* A message between two cores. Field meaning by type:
+ *   PREVOTE/VOTE:      term = proposed term; index/log_term = candidate's last
+ *                      log index and term (5.4.1).
+ *   *_RESP (votes):    reject = vote denied.
+ *   APPEND:            index/log_term = prevLogIndex/prevLogTerm; entries;
+ *                      commit = leaderCommit.
+ *   APPEND_RESP:       reject = false: index = highest index known to match.
+ *                      reject = true:  index = the rejected prevLogIndex,
+ *                      hint_index/hint_term = conflict hint (fast backtracking:
+ *                      the follower's last index <= index, with its term).
+ *   HEARTBEAT:         commit = min(leaderCommit, follower's match index);
+ *                      context = read barrier id (ReadIndex), may be 0.
+ *   HEARTBEAT_RESP:    context echoed.
+ *   PROPOSE:           entries = commands to append (term/index ignored).
+ *   READ_INDEX(_RESP): context = caller's request id; index = read index.
+ * When passed to sampan_raft_step() the message and its entries are borrowed
+ * for the duration of the call only. In a Ready they are owned by the core. */
+struct sampan_msg {
+    uint8_t type; /* enum sampan_msg_type                         */
+    bool reject;
+    uint64_t from;
+    uint64_t to;
+    uint64_t term;
+    uint64_t log_term;
+    uint64_t index;
+    uint64_t commit;
+    uint64_t hint_index;
+    uint64_t hint_term;
+    uint64_t context;
+    size_t n_entries;
+    struct sampan_entry *entries;
+};
+
+/* A read that is now safe to serve once the state machine has applied up
+ * to `index` (ReadIndex, thesis section 6.4). */
+struct sampan_read_state {
+    uint64_t context; /* the caller's request id                  */
+    uint64_t index;   /* serve after applying at least this index */
+};
+
+enum sampan_role {
+    SAMPAN_FOLLOWER = 0,
+    SAMPAN_PRECANDIDATE = 1,
+    SAMPAN_CANDIDATE = 2,
+    SAMPAN_LEADER = 3,
+};
+
+/* Everything the caller must do next, handed out by sampan_raft_ready().
+ * All pointers are owned by the core and valid until sampan_raft_advance(). */
+struct sampan_ready {
+    bool hard_state_changed;             /* persist `hard_state`            */
+    struct sampan_hard_state hard_state; /* valid when hard_state_changed   */
+    /* Entries to append durably. If entries[0].index is <= the last index
+     * already persisted, the storage first discards its entries from
+     * entries[0].index on (a conflicting suffix, section 5.3). */
+    size_t n_entries;
+    struct sampan_entry *entries;
+    /* Messages that may be sent at once, even before the writes above are
+     * durable (a leader's AppendEntries: thesis section 10.2.1). */
+    size_t n_messages;
+    struct sampan_msg *messages;
+    /* Messages that may be sent only after the writes above are durable
+     * (votes, acknowledgements: Figure 2 "respond after persisting"). */
+    size_t n_persisted_messages;
+    struct sampan_msg *persisted_messages;
+    /* Committed entries to apply in order. Every one of them is durable
+     * locally once this Ready's writes are. */
+    size_t n_committed;
+    struct sampan_entry *committed;
+    /* Reads that became safe (see struct sampan_read_state). */
+    size_t n_read_states;
+    struct sampan_read_state *read_states;
+};
+
+/* Configuration. Times are in ticks; the caller decides how long one is. */
+struct sampan_raft_config {
+    uint64_t id; /* this node, non-zero, a voter          */
+    struct sampan_membership members; /* the initial voting membership */
+    uint32_t election_ticks;  /* base election timeout; the actual one is
+                                 random in [election_ticks, 2*election_ticks) */
+    uint32_t heartbeat_ticks; /* leader heartbeat interval, < election_ticks  */
+    uint64_t seed;            /* PRNG seed (timeouts)                         */
+    bool disable_pre_vote;    /* PreVote is on unless this is set            */
+    bool disable_check_quorum; /* CheckQuorum is on unless this is set        */
+    uint32_t max_inflight_msgs;  /* per follower, in AppendEntries messages */
+    uint64_t max_inflight_bytes; /* per follower, payload bytes in flight   */
+    uint64_t max_msg_bytes;      /* payload bytes per AppendEntries         */
+    uint64_t max_uncommitted_bytes; /* leader refuses proposals past this */
+    uint64_t max_entry_bytes; /* largest single command                  */
+    uint32_t max_ready_msgs;  /* bound on messages queued per Ready      */
+};
+
+/* Fills `cfg` with defaults (PreVote and CheckQuorum on, election 10 ticks,
+ * heartbeat 1 tick, 256 inflight messages, 1 MiB per message, 64 MiB
+ * uncommitted, 16 MiB per entry). The caller still sets id and members. */
+void sampan_raft_config_default(struct sampan_raft_config *cfg);
+
+/* What a node recovered from its storage. All pointers are borrowed for the
+ * duration of sampan_raft_new() only; the core copies what it keeps. */
+struct sampan_boot {
+    struct sampan_hard_state hard_state;
+    uint64_t snapshot_index; /* log starts after this (0: no snapshot)  */
+    uint64_t snapshot_term;
+    size_t n_entries; /* entries snapshot_index+1 ...          */
+    const struct sampan_entry *entries;
+};
+
+struct sampan_raft;
+
+/* Creates a core. `boot` may be NULL for a brand-new node. On success *out
+ * is a new core owned by the caller (free with sampan_raft_free). Errors:
+ * SAMPAN_EINVAL (bad config or inconsistent boot state), SAMPAN_ENOMEM. */
+int sampan_raft_new(const struct sampan_raft_config *cfg,
+                    const struct sampan_boot *boot, struct sampan_raft **out);
+
+/* Frees the core and everything it owns, including an outstanding Ready.
+ * NULL is allowed. */
+void sampan_raft_free(struct sampan_raft *r);
+
+/* Advances the logical clock by one tick. */
+void sampan_raft_tick(struct sampan_raft *r);
+
+/* Feeds one message from a peer. The message is borrowed for the call.
+ * Returns 0, or SAMPAN_EINVAL for a malformed or impossible message (unknown
+ * type, sender not a member, addressed to another node, indexes that do not
+ * fit the terms), SAMPAN_ENOTMEMBER, SAMPAN_ENOMEM. A rejected message leaves
+ * the core unchanged. */
+int sampan_raft_step(struct sampan_raft *r, const struct sampan_msg *m);
+
+/* Proposes a command (`data` borrowed, copied). On the leader the entry is
+ * appended and *index (if non-NULL) is set to its index; on a follower it is
+ * forwarded to the known leader and *index is set to 0 (the caller learns the
+ * outcome by applying). Errors: SAMPAN_ENOLEADER (no leader known),
+ * SAMPAN_ETOOBIG (entry over max_entry_bytes), SAMPAN_EBUSY (uncommitted
+ * bytes over max_uncommitted_bytes), SAMPAN_ETRANSFER (leadership transfer in
+ * progress), SAMPAN_ENOMEM. */
+int sampan_raft_propose(struct sampan_raft *r, const void *data, size_t len,
+                        uint64_t *index);
+
+/* Starts an election now, as if the election timer had fired. */
+int sampan_raft_campaign(struct sampan_raft *r);
+
+/* True when sampan_raft_ready() would hand out work. */
+bool sampan_raft_has_ready(const struct sampan_raft *r);
+
+/* Hands out the pending work. Returns SAMPAN_ESTATE when a previous Ready has
+ * not been advanced. `rd` is filled; its pointers belong to the core. */
+int sampan_raft_ready(struct sampan_raft *r, struct sampan_ready *rd);
+
+/* Acknowledges that everything in `rd` was persisted, sent and applied as
+ * described above. Entries up to rd's last entry count as durable here from
+ * now on (unless a later conflict replaced them meanwhile). */
+int sampan_raft_advance(struct sampan_raft *r, const struct sampan_ready *rd);
+
+/* Read-only inspection, for drivers, tests and status pages. */
+struct sampan_status {
+    uint64_t id;
+    enum sampan_role role;
+    uint64_t term;
+    uint64_t vote;
+    uint64_t leader;     /* known leader or SAMPAN_NONE                  */
+    uint64_t commit;     /* commit index                                  */
+    uint64_t applied;    /* highest index handed out in a Ready           */
+    uint64_t last_index; /* last log index                                */
+    uint64_t last_term;
+    uint64_t first_index;  /* first index held in memory                   */
+    uint64_t stable_index; /* last index acknowledged durable               */
+};
+void sampan_raft_status(const struct sampan_raft *r, struct sampan_status *st);
+
+/* Term of the entry at `index` into *term. Errors: SAMPAN_ECOMPACTED,
+ * SAMPAN_EUNAVAIL. Index 0 (and the snapshot index) are answerable. */
+int sampan_raft_term_at(const struct sampan_raft *r, uint64_t index,
+                        uint64_t *term);
+
+/* Pointer to the entry at `index`, owned by the core and valid until the next
+ * call that changes the log. NULL when not held. */
+const struct sampan_entry *sampan_raft_entry_at(const struct sampan_raft *r,
+                                                uint64_t index);
+
+/* Human-readable names, static strings. */
+const char *sampan_msg_type_name(int type);
+const char *sampan_role_name(enum sampan_role role);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

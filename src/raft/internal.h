@@ -1,0 +1,218 @@
+/* raft/internal.h: the core's private types, shared by the files of src/raft/.
+ * Nothing here is part of the public API; see include/sampan/raft.h. */
+#ifndef SAMPAN_RAFT_INTERNAL_H
+#define SAMPAN_RAFT_INTERNAL_H
+
+#include "sampan/raft.h"
+
+/* ---- payload.c: reference-counted entry payloads -------------------------
+ * An entry's data is shared between the log, queued messages and a Ready, so
+ * truncating the log never frees bytes a message still points to. */
+int payload_copy(const void *src, uint32_t len, uint8_t **out);
+void payload_ref(uint8_t *data);
+void payload_unref(uint8_t *data);
+/* Shallow-copies `n` entries into a new array, taking a payload reference for
+ * each. *out is NULL when n == 0. */
+int entries_share(const struct sampan_entry *src, size_t n,
+                  struct sampan_entry **out);
+void entries_release(struct sampan_entry *ents, size_t n);
+
+/* ---- log.c: the in-memory log --------------------------------------------
+ * Holds entries offset+1 .. last. Entries up to `stable` are acknowledged
+ * durable; entries up to `handed` were handed out for persistence. */
+struct raft_log {
+    struct sampan_entry *ents;
+    size_t n;
+    size_t cap;
+    uint64_t offset;      /* index of the last entry discarded (snapshot) */
+    uint64_t offset_term; /* its term                                     */
+    uint64_t committed;
+    uint64_t applied; /* highest index handed out for applying            */
+    uint64_t stable;  /* highest index acknowledged durable              */
+    uint64_t handed;  /* highest index handed out for persistence        */
+};
+
+void log_init(struct raft_log *l, uint64_t offset, uint64_t offset_term);
+void log_destroy(struct raft_log *l);
+uint64_t log_last_index(const struct raft_log *l);
+uint64_t log_last_term(const struct raft_log *l);
+int log_term(const struct raft_log *l, uint64_t index, uint64_t *term);
+bool log_match_term(const struct raft_log *l, uint64_t index, uint64_t term);
+const struct sampan_entry *log_entry(const struct raft_log *l, uint64_t index);
+/* Appends copies of entries that follow the last index exactly. */
+int log_append_copy(struct raft_log *l, const struct sampan_entry *e, size_t n);
+/* Appends a new entry taking ownership of the payload reference `data`. */
+int log_append_owned(struct raft_log *l, uint64_t term, uint8_t type,
+                     uint8_t *data, uint32_t len);
+/* Discards entries after `index` (a conflicting suffix, section 5.3). */
+void log_truncate_after(struct raft_log *l, uint64_t index);
+/* Section 5.3 receiver rules 3-4 for entries following prev_index whose
+ * term matched: skips entries already present, truncates at the first
+ * conflict, appends the rest. */
+int log_merge(struct raft_log *l, const struct sampan_entry *e, size_t n);
+/* 5.4.1: is a log ending at (last_index, last_term) at least as up to date
+ * as ours? */
+bool log_is_up_to_date(const struct raft_log *l, uint64_t last_index,
+                       uint64_t last_term);
+/* Largest index <= index whose term is <= term (fast backtracking hint). */
+uint64_t log_find_conflict_by_term(const struct raft_log *l, uint64_t index,
+                                   uint64_t term);
+/* Number of entries from `lo` on whose payload total stays within
+ * max_bytes (always at least one when lo <= last). */
+size_t log_count_within(const struct raft_log *l, uint64_t lo,
+                        uint64_t max_bytes, uint64_t *bytes);
+uint64_t log_bytes_between(const struct raft_log *l, uint64_t lo, uint64_t hi);
+
+/* ---- progress.c: the leader's view of each follower ---------------------- */
+enum progress_state {
+    PROGRESS_PROBE = 0,     /* one AppendEntries at a time to find the match */
+    PROGRESS_REPLICATE = 1, /* pipelined, bounded by the inflight window     */
+};
+
+struct inflights {
+    uint64_t *last_index; /* ring of the last index of each message */
+    uint64_t *bytes;      /* ring of each message's payload bytes   */
+    size_t start;
+    size_t count;
+    size_t cap;
+    uint64_t total_bytes;
+    uint64_t max_bytes;
+};
+
+struct progress {
+    uint64_t id;
+    uint64_t match; /* highest index known replicated durably (Figure 2) */
+    uint64_t next;  /* next index to send (Figure 2)                     */
+    enum progress_state state;
+    bool probe_sent;    /* probe state: a probe awaits its answer         */
+    bool recent_active; /* heard from it since the last CheckQuorum tick  */
+    bool want_send;     /* an append should go out at the next flush      */
+    struct inflights inflights;
+};
+
+int progress_init(struct progress *p, uint64_t id, uint32_t max_msgs,
+                  uint64_t max_bytes);
+void progress_destroy(struct progress *p);
+void progress_reset(struct progress *p, uint64_t next);
+bool progress_is_paused(const struct progress *p);
+/* Records a successful acknowledgement; returns true if match moved. */
+bool progress_maybe_update(struct progress *p, uint64_t index);
+/* Handles a rejection of prev index `rejected`; `probe_from` is where the
+ * next probe should start (from the conflict hint). Returns false when the
+ * rejection is stale. */
+bool progress_maybe_decrease(struct progress *p, uint64_t rejected,
+                             uint64_t probe_from);
+void progress_become_probe(struct progress *p);
+void progress_become_replicate(struct progress *p);
+/* Notes that an AppendEntries ending at last_index with `bytes` of payload
+ * went out. */
+void progress_sent(struct progress *p, uint64_t last_index, uint64_t bytes,
+                   size_t n_entries);
+void inflights_free_to(struct inflights *in, uint64_t index);
+
+/* ---- quorum.c ------------------------------------------------------------ */
+/* The largest index acknowledged by a majority of `n` match indexes. */
+uint64_t quorum_committed_index(const uint64_t *match, size_t n);
+enum vote_result {
+    VOTE_PENDING,
+    VOTE_WON,
+    VOTE_LOST
+};
+enum vote_result quorum_vote_result(size_t n_voters, size_t granted,
+                                    size_t rejected);
+
+/* ---- prng.c -------------------------------------------------------------- */
+uint64_t prng_next(uint64_t *state);
+
+/* ---- msgq.c: bounded queue of outgoing messages ---------------------------
+ */
+struct msgq {
+    struct sampan_msg *msgs;
+    size_t n;
+    size_t cap;
+    size_t limit;
+    uint64_t dropped; /* messages refused because the queue was full */
+};
+void msgq_init(struct msgq *q, size_t limit);
+/* Appends `m`, taking over its entries array (and their payload refs). When
+ * the queue is full the message is dropped (Raft tolerates loss) and its
+ * entries are released. */
+void msgq_push(struct msgq *q, struct sampan_msg *m);
+void msgq_clear(struct msgq *q);
+void msgq_destroy(struct msgq *q);
+
+/* ---- the core ------------------------------------------------------------ */
+struct sampan_raft {
+    struct sampan_raft_config cfg;
+    uint64_t id;
+    uint64_t term;
+    uint64_t vote;
+    uint64_t leader;
+    enum sampan_role role;
+    struct raft_log log;
+
+    struct progress prs[SAMPAN_MAX_VOTERS]; /* one per voter, self included */
+    size_t n_prs;
+
+    /* Election state (Figure 2, "Candidates"). */
+    bool votes_granted[SAMPAN_MAX_VOTERS];
+    bool votes_rejected[SAMPAN_MAX_VOTERS];
+    uint32_t election_elapsed;
+    uint32_t heartbeat_elapsed;
+    uint32_t randomized_timeout;
+    uint64_t prng;
+
+    /* Leader: payload bytes appended but not yet committed. */
+    uint64_t uncommitted_bytes;
+    bool flush_pending; /* some progress has want_send set */
+
+    struct msgq msgs;       /* may be sent at once            */
+    struct msgq msgs_after; /* sent after this Ready persists */
+
+    /* What the last Ready recorded as persisted. */
+    struct sampan_hard_state prev_hs;
+
+    /* The outstanding Ready, if any, and the arrays it owns. */
+    bool ready_out;
+    struct sampan_ready out;
+};
+
+/* raft.c */
+void raft_become_follower(struct sampan_raft *r, uint64_t term,
+                          uint64_t leader);
+void raft_become_precandidate(struct sampan_raft *r);
+void raft_become_candidate(struct sampan_raft *r);
+void raft_become_leader(struct sampan_raft *r);
+void raft_reset_election_timer(struct sampan_raft *r);
+struct progress *raft_progress(struct sampan_raft *r, uint64_t id);
+int raft_voter_slot(const struct sampan_raft *r, uint64_t id);
+void raft_send(struct sampan_raft *r, struct sampan_msg *m, bool after_persist);
+
+/* election.c */
+void election_campaign(struct sampan_raft *r, bool pre_vote);
+int election_on_vote_request(struct sampan_raft *r, const struct sampan_msg *m);
+int election_on_vote_response(struct sampan_raft *r,
+                              const struct sampan_msg *m);
+bool election_in_lease(const struct sampan_raft *r);
+
+/* replication.c */
+void replication_flush(struct sampan_raft *r);
+void replication_bcast_heartbeat(struct sampan_raft *r);
+void replication_want_send_all(struct sampan_raft *r);
+int replication_append_local(struct sampan_raft *r, uint8_t type,
+                             const void *data, uint32_t len, uint64_t *index);
+int replication_on_append(struct sampan_raft *r, const struct sampan_msg *m);
+int replication_on_heartbeat(struct sampan_raft *r, const struct sampan_msg *m);
+int replication_on_append_response(struct sampan_raft *r,
+                                   const struct sampan_msg *m);
+int replication_on_heartbeat_response(struct sampan_raft *r,
+                                      const struct sampan_msg *m);
+int replication_on_propose(struct sampan_raft *r, const struct sampan_msg *m);
+bool replication_maybe_commit(struct sampan_raft *r);
+
+/* validate.c */
+int validate_config(const struct sampan_raft_config *cfg);
+int validate_boot(const struct sampan_boot *boot);
+int validate_msg(const struct sampan_raft *r, const struct sampan_msg *m);
+
+#endif

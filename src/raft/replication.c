@@ -1,0 +1,296 @@
+/* raft/replication.c: log replication (section 5.3): the leader's
+ * AppendEntries and heartbeats, the follower's consistency check and conflict
+ * handling, fast conflict backtracking, flow control, and advancing the commit
+ * index by counting only current-term entries (section 5.4.2, Figure 8). */
+#include <stdlib.h>
+
+#include "raft/internal.h"
+
+static void commit_to(struct sampan_raft *r, uint64_t index)
+{
+    if (index > r->log.committed) {
+        r->log.committed = index;
+    }
+}
+
+void replication_want_send_all(struct sampan_raft *r)
+{
+    for (size_t i = 0; i < r->n_prs; i++) {
+        if (r->prs[i].id != r->id) {
+            r->prs[i].want_send = true;
+            r->flush_pending = true;
+        }
+    }
+}
+
+static void want_send(struct sampan_raft *r, struct progress *pr)
+{
+    pr->want_send = true;
+    r->flush_pending = true;
+}
+
+int replication_append_local(struct sampan_raft *r, uint8_t type,
+                             const void *data, uint32_t len, uint64_t *index)
+{
+    if (r->role != SAMPAN_LEADER) {
+        return SAMPAN_ENOTLEADER;
+    }
+    /* Bound the memory of entries that cannot commit (for example while a
+     * majority is unreachable). A lone oversized entry is still admitted
+     * when nothing else is pending, so a large command cannot wedge. */
+    if (len > 0 && r->uncommitted_bytes > 0 &&
+        r->uncommitted_bytes + len > r->cfg.max_uncommitted_bytes) {
+        return SAMPAN_EBUSY;
+    }
+    uint8_t *copy;
+    int rv = payload_copy(data, len, &copy);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = log_append_owned(&r->log, r->term, type, copy, len);
+    if (rv != 0) {
+        payload_unref(copy);
+        return rv;
+    }
+    r->uncommitted_bytes += len;
+    if (index != NULL) {
+        *index = log_last_index(&r->log);
+    }
+    /* Appends go out at the next Ready: proposals made together share one
+     * AppendEntries per follower. */
+    replication_want_send_all(r);
+    return 0;
+}
+
+/* Sends AppendEntries to one follower as far as flow control allows. */
+static void send_append(struct sampan_raft *r, struct progress *pr)
+{
+    struct raft_log *l = &r->log;
+    uint64_t last = log_last_index(l);
+    while (!progress_is_paused(pr)) {
+        uint64_t prev = pr->next - 1;
+        uint64_t prev_term;
+        if (log_term(l, prev, &prev_term) != 0) {
+            /* The follower needs entries we no longer hold; snapshot
+             * installation takes over here. */
+            return;
+        }
+        bool has_entries = pr->next <= last;
+        /* In probe state an empty AppendEntries still checks the match. */
+        if (!has_entries &&
+            (pr->state == PROGRESS_REPLICATE || pr->match >= prev)) {
+            return;
+        }
+        uint64_t bytes = 0;
+        size_t n = has_entries ? log_count_within(l, pr->next,
+                                                  r->cfg.max_msg_bytes, &bytes)
+                               : 0;
+        struct sampan_msg m = {.type = SAMPAN_MSG_APPEND,
+                               .to = pr->id,
+                               .index = prev,
+                               .log_term = prev_term,
+                               .commit = l->committed};
+        if (entries_share(log_entry(l, pr->next), n, &m.entries) != 0) {
+            return; /* out of memory: retried at the next heartbeat */
+        }
+        m.n_entries = n;
+        raft_send(r, &m, false);
+        progress_sent(pr, prev + n, bytes, n);
+        if (pr->state == PROGRESS_PROBE) {
+            return;
+        }
+    }
+}
+
+void replication_flush(struct sampan_raft *r)
+{
+    if (!r->flush_pending) {
+        return;
+    }
+    r->flush_pending = false;
+    if (r->role != SAMPAN_LEADER) {
+        return;
+    }
+    for (size_t i = 0; i < r->n_prs; i++) {
+        struct progress *pr = &r->prs[i];
+        if (pr->want_send && pr->id != r->id) {
+            pr->want_send = false;
+            send_append(r, pr);
+        }
+    }
+}
+
+void replication_bcast_heartbeat(struct sampan_raft *r)
+{
+    for (size_t i = 0; i < r->n_prs; i++) {
+        struct progress *pr = &r->prs[i];
+        if (pr->id == r->id) {
+            continue;
+        }
+        /* Never tell a follower to commit past what it is known to hold:
+         * its log beyond `match` may still differ from ours. */
+        uint64_t commit =
+            pr->match < r->log.committed ? pr->match : r->log.committed;
+        struct sampan_msg m = {
+            .type = SAMPAN_MSG_HEARTBEAT, .to = pr->id, .commit = commit};
+        raft_send(r, &m, false);
+    }
+}
+
+bool replication_maybe_commit(struct sampan_raft *r)
+{
+    uint64_t match[SAMPAN_MAX_VOTERS];
+    for (size_t i = 0; i < r->n_prs; i++) {
+        match[i] = r->prs[i].match;
+    }
+    uint64_t index = quorum_committed_index(match, r->n_prs);
+    if (index <= r->log.committed) {
+        return false;
+    }
+    /* Section 5.4.2 / Figure 8: only an entry of the leader's current term
+     * is committed by counting replicas; earlier ones commit with it. */
+    uint64_t term;
+    if (log_term(&r->log, index, &term) != 0 || term != r->term) {
+        return false;
+    }
+    uint64_t bytes = log_bytes_between(&r->log, r->log.committed + 1, index);
+    r->uncommitted_bytes =
+        bytes < r->uncommitted_bytes ? r->uncommitted_bytes - bytes : 0;
+    commit_to(r, index);
+    return true;
+}
+
+static void hear_from_leader(struct sampan_raft *r, const struct sampan_msg *m)
+{
+    if (r->role != SAMPAN_FOLLOWER) {
+        /* Section 5.2: a candidate that hears from a leader of its own term
+         * recognizes it and returns to follower. */
+        raft_become_follower(r, r->term, m->from);
+    }
+    r->leader = m->from;
+    r->election_elapsed = 0;
+}
+
+int replication_on_append(struct sampan_raft *r, const struct sampan_msg *m)
+{
+    struct raft_log *l = &r->log;
+    hear_from_leader(r, m);
+    struct sampan_msg resp = {.type = SAMPAN_MSG_APPEND_RESP, .to = m->from};
+    if (m->index < l->committed) {
+        /* Everything up to our commit index is settled; say so, and the
+         * leader resumes from there. */
+        resp.index = l->committed;
+        raft_send(r, &resp, true);
+        return 0;
+    }
+    if (!log_match_term(l, m->index, m->log_term)) {
+        /* Figure 2, AppendEntries receiver rule 2: reject. Hint the last
+         * entry at or before prevLogIndex whose term is <= prevLogTerm, so
+         * the leader skips a whole term per round trip (section 5.3, "the
+         * protocol can be optimized"). */
+        uint64_t hint = log_find_conflict_by_term(l, m->index, m->log_term);
+        resp.reject = true;
+        resp.index = m->index;
+        resp.hint_index = hint;
+        log_term(l, hint, &resp.hint_term);
+        raft_send(r, &resp, false);
+        return 0;
+    }
+    int rv = log_merge(l, m->entries, m->n_entries);
+    if (rv != 0) {
+        return rv;
+    }
+    uint64_t last_new = m->index + m->n_entries;
+    /* Receiver rule 5: commit no further than the entries just verified. */
+    commit_to(r, m->commit < last_new ? m->commit : last_new);
+    resp.index = last_new;
+    /* The acknowledgement claims durability: send after persisting. */
+    raft_send(r, &resp, true);
+    return 0;
+}
+
+int replication_on_heartbeat(struct sampan_raft *r, const struct sampan_msg *m)
+{
+    hear_from_leader(r, m);
+    uint64_t last = log_last_index(&r->log);
+    commit_to(r, m->commit < last ? m->commit : last);
+    struct sampan_msg resp = {.type = SAMPAN_MSG_HEARTBEAT_RESP,
+                              .to = m->from,
+                              .context = m->context};
+    raft_send(r, &resp, false);
+    return 0;
+}
+
+int replication_on_append_response(struct sampan_raft *r,
+                                   const struct sampan_msg *m)
+{
+    if (r->role != SAMPAN_LEADER) {
+        return 0;
+    }
+    struct progress *pr = raft_progress(r, m->from);
+    pr->recent_active = true;
+    if (m->reject) {
+        uint64_t probe_from =
+            log_find_conflict_by_term(&r->log, m->hint_index, m->hint_term);
+        if (progress_maybe_decrease(pr, m->index, probe_from)) {
+            if (pr->state == PROGRESS_REPLICATE) {
+                progress_become_probe(pr);
+            }
+            want_send(r, pr);
+        }
+        return 0;
+    }
+    if (m->index > log_last_index(&r->log)) {
+        return SAMPAN_EINVAL; /* acknowledges entries we never had */
+    }
+    if (progress_maybe_update(pr, m->index)) {
+        if (pr->state == PROGRESS_PROBE) {
+            progress_become_replicate(pr);
+        } else {
+            inflights_free_to(&pr->inflights, m->index);
+        }
+        replication_maybe_commit(r);
+    }
+    if (pr->match < log_last_index(&r->log)) {
+        want_send(r, pr);
+    }
+    return 0;
+}
+
+int replication_on_heartbeat_response(struct sampan_raft *r,
+                                      const struct sampan_msg *m)
+{
+    if (r->role != SAMPAN_LEADER) {
+        return 0;
+    }
+    struct progress *pr = raft_progress(r, m->from);
+    pr->recent_active = true;
+    pr->probe_sent = false;
+    /* If every AppendEntries of a full window was lost, nothing would ever
+     * answer: let one more through so a rejection can reset the pipeline. */
+    if (pr->state == PROGRESS_REPLICATE &&
+        pr->inflights.count == pr->inflights.cap) {
+        inflights_free_to(&pr->inflights,
+                          pr->inflights.last_index[pr->inflights.start]);
+    }
+    if (pr->match < log_last_index(&r->log)) {
+        want_send(r, pr);
+    }
+    return 0;
+}
+
+int replication_on_propose(struct sampan_raft *r, const struct sampan_msg *m)
+{
+    if (r->role != SAMPAN_LEADER) {
+        return 0; /* no forwarding chains: the proposer retries */
+    }
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const struct sampan_entry *e = &m->entries[i];
+        int rv = replication_append_local(r, SAMPAN_ENTRY_NORMAL, e->data,
+                                          e->len, NULL);
+        if (rv != 0) {
+            return rv == SAMPAN_EBUSY ? 0 : rv; /* dropped like a lost msg */
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,142 @@
+/* raft/validate.c: the core never trusts its input. Configurations, boot
+ * state and every message are checked here before anything acts on them, so
+ * a malformed or impossible message is refused with SAMPAN_EINVAL instead of
+ * corrupting state or crashing. */
+#include "raft/internal.h"
+
+int validate_config(const struct sampan_raft_config *cfg)
+{
+    if (cfg == NULL || cfg->id == SAMPAN_NONE) {
+        return SAMPAN_EINVAL;
+    }
+    const struct sampan_membership *mb = &cfg->members;
+    if (mb->n_voters == 0 || mb->n_voters > SAMPAN_MAX_VOTERS) {
+        return SAMPAN_EINVAL;
+    }
+    bool self_found = false;
+    for (uint32_t i = 0; i < mb->n_voters; i++) {
+        if (mb->voters[i] == SAMPAN_NONE) {
+            return SAMPAN_EINVAL;
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            if (mb->voters[j] == mb->voters[i]) {
+                return SAMPAN_EINVAL;
+            }
+        }
+        self_found |= mb->voters[i] == cfg->id;
+    }
+    if (!self_found) {
+        return SAMPAN_EINVAL;
+    }
+    if (cfg->election_ticks == 0 || cfg->heartbeat_ticks == 0 ||
+        cfg->heartbeat_ticks >= cfg->election_ticks) {
+        return SAMPAN_EINVAL;
+    }
+    if (cfg->max_inflight_msgs == 0 || cfg->max_msg_bytes == 0 ||
+        cfg->max_ready_msgs == 0 || cfg->max_entry_bytes == 0 ||
+        cfg->max_entry_bytes > UINT32_MAX || cfg->max_uncommitted_bytes == 0) {
+        return SAMPAN_EINVAL;
+    }
+    return 0;
+}
+
+static int validate_entry(const struct sampan_entry *e)
+{
+    if (e->type != SAMPAN_ENTRY_NORMAL && e->type != SAMPAN_ENTRY_NOOP) {
+        return SAMPAN_EINVAL;
+    }
+    if (e->len > 0 && e->data == NULL) {
+        return SAMPAN_EINVAL;
+    }
+    return 0;
+}
+
+/* Entries must be consecutive from first_index with non-decreasing terms
+ * no greater than max_term. */
+static int validate_run(const struct sampan_entry *e, size_t n,
+                        uint64_t first_index, uint64_t min_term,
+                        uint64_t max_term)
+{
+    if (n > 0 && e == NULL) {
+        return SAMPAN_EINVAL;
+    }
+    if (first_index + n < first_index) {
+        return SAMPAN_EINVAL; /* index overflow */
+    }
+    uint64_t term = min_term;
+    for (size_t i = 0; i < n; i++) {
+        if (validate_entry(&e[i]) != 0 || e[i].index != first_index + i ||
+            e[i].term < term || e[i].term > max_term || e[i].term == 0) {
+            return SAMPAN_EINVAL;
+        }
+        term = e[i].term;
+    }
+    return 0;
+}
+
+int validate_boot(const struct sampan_boot *boot)
+{
+    const struct sampan_hard_state *hs = &boot->hard_state;
+    if (boot->snapshot_term > hs->term ||
+        (boot->snapshot_index == 0) != (boot->snapshot_term == 0)) {
+        return SAMPAN_EINVAL;
+    }
+    return validate_run(boot->entries, boot->n_entries,
+                        boot->snapshot_index + 1, boot->snapshot_term,
+                        hs->term);
+}
+
+int validate_msg(const struct sampan_raft *r, const struct sampan_msg *m)
+{
+    if (m == NULL || m->type < 1 || m->type > SAMPAN_MSG_TYPE_MAX) {
+        return SAMPAN_EINVAL;
+    }
+    if (m->to != r->id || m->from == r->id) {
+        return SAMPAN_EINVAL;
+    }
+    if (raft_voter_slot(r, m->from) < 0) {
+        return SAMPAN_ENOTMEMBER;
+    }
+    bool termless =
+        m->type == SAMPAN_MSG_PROPOSE || m->type == SAMPAN_MSG_READ_INDEX;
+    if (!termless && m->term == 0) {
+        return SAMPAN_EINVAL;
+    }
+    if (m->n_entries > 0 && m->type != SAMPAN_MSG_APPEND &&
+        m->type != SAMPAN_MSG_PROPOSE) {
+        return SAMPAN_EINVAL;
+    }
+    for (size_t i = 0; i < m->n_entries; i++) {
+        if (m->entries == NULL || validate_entry(&m->entries[i]) != 0 ||
+            m->entries[i].len > r->cfg.max_entry_bytes) {
+            return SAMPAN_EINVAL;
+        }
+    }
+    switch (m->type) {
+    case SAMPAN_MSG_PREVOTE:
+    case SAMPAN_MSG_VOTE:
+        /* A candidate's last entry cannot be from a later term than the
+         * one it campaigns in; an empty log has term 0. */
+        if (m->log_term > m->term || (m->index == 0 && m->log_term != 0)) {
+            return SAMPAN_EINVAL;
+        }
+        break;
+    case SAMPAN_MSG_APPEND:
+        if (m->log_term > m->term || (m->index == 0 && m->log_term != 0)) {
+            return SAMPAN_EINVAL;
+        }
+        /* Entries follow prevLogIndex, their terms are no older than
+         * prevLogTerm and no newer than the leader's term. */
+        return validate_run(m->entries, m->n_entries, m->index + 1, m->log_term,
+                            m->term);
+    case SAMPAN_MSG_APPEND_RESP:
+        if (m->reject && (m->hint_index > m->index ||
+                          (m->hint_index == 0 && m->hint_term != 0))) {
+            return SAMPAN_EINVAL;
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}

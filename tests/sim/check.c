@@ -1,0 +1,336 @@
+/* sim/check.c: the Raft safety properties (Figure 3), checked after every
+ * simulated event:
+ *   Election Safety     at most one leader per term;
+ *   Log Matching        two logs holding an entry with the same index and
+ *                       term are identical up to it (checked through prefix
+ *                       hashes keyed by (index, term), on every write);
+ *   Leader Completeness a new leader holds every entry committed before it;
+ *   State Machine Safety no two nodes commit or apply different entries at
+ *                       one index; each node applies in order with no gap;
+ *   Durability          every committed entry stays on a majority of disks
+ *                       (checked at every crash). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+struct sim_logmap {
+    uint64_t *key_index;
+    uint64_t *key_term;
+    uint64_t *value;
+    size_t cap; /* power of two */
+    size_t n;
+};
+
+static void *grow(void *p, size_t old_n, size_t new_n, size_t size)
+{
+    p = realloc(p, new_n * size);
+    if (p == NULL) {
+        fprintf(stderr, "sim: out of memory\n");
+        abort();
+    }
+    memset((char *)p + old_n * size, 0, (new_n - old_n) * size);
+    return p;
+}
+
+static uint64_t slot_hash(uint64_t index, uint64_t term)
+{
+    uint64_t h = index * 0x9e3779b97f4a7c15ull ^ term * 0xc2b2ae3d27d4eb4full;
+    return h ^ (h >> 29);
+}
+
+static void logmap_insert_raw(struct sim_logmap *m, uint64_t index,
+                              uint64_t term, uint64_t value)
+{
+    size_t i = slot_hash(index, term) & (m->cap - 1);
+    while (m->key_index[i] != 0) {
+        i = (i + 1) & (m->cap - 1);
+    }
+    m->key_index[i] = index;
+    m->key_term[i] = term;
+    m->value[i] = value;
+    m->n++;
+}
+
+/* Returns the stored prefix hash for (index, term), inserting `value` when
+ * there is none yet. */
+static uint64_t logmap_get_or_put(struct sim *s, uint64_t index, uint64_t term,
+                                  uint64_t value)
+{
+    struct sim_logmap *m = s->logmap;
+    if (m == NULL) {
+        m = s->logmap = calloc(1, sizeof(*m));
+        if (m == NULL) {
+            abort();
+        }
+    }
+    if (m->n * 2 >= m->cap) {
+        struct sim_logmap old = *m;
+        m->cap = old.cap ? old.cap * 2 : 1024;
+        m->n = 0;
+        m->key_index = grow(NULL, 0, m->cap, sizeof(uint64_t));
+        m->key_term = grow(NULL, 0, m->cap, sizeof(uint64_t));
+        m->value = grow(NULL, 0, m->cap, sizeof(uint64_t));
+        for (size_t i = 0; i < old.cap; i++) {
+            if (old.key_index[i] != 0) {
+                logmap_insert_raw(m, old.key_index[i], old.key_term[i],
+                                  old.value[i]);
+            }
+        }
+        free(old.key_index);
+        free(old.key_term);
+        free(old.value);
+    }
+    size_t i = slot_hash(index, term) & (m->cap - 1);
+    while (m->key_index[i] != 0) {
+        if (m->key_index[i] == index && m->key_term[i] == term) {
+            return m->value[i];
+        }
+        i = (i + 1) & (m->cap - 1);
+    }
+    logmap_insert_raw(m, index, term, value);
+    return value;
+}
+
+static uint64_t entry_hash(const struct sampan_entry *e)
+{
+    uint64_t h = e->len ? sim_hash(e->data, e->len) : 0x1234567ull;
+    return h ^ ((uint64_t)e->type << 56);
+}
+
+static void prefix_reserve(struct sim_node *nd, uint64_t index)
+{
+    if (index >= nd->prefix_cap) {
+        size_t cap = nd->prefix_cap ? nd->prefix_cap : 256;
+        while (cap <= index) {
+            cap *= 2;
+        }
+        nd->prefix = grow(nd->prefix, nd->prefix_cap, cap, sizeof(uint64_t));
+        nd->prefix_cap = cap;
+    }
+}
+
+static void record_written(struct sim *s, struct sim_node *nd,
+                           const struct sampan_entry *e)
+{
+    if (e->index > nd->prefix_last + 1 || e->index == 0) {
+        sim_fail(s, "n%llu wrote index %llu after %llu: a gap in its log",
+                 (unsigned long long)nd->id, (unsigned long long)e->index,
+                 (unsigned long long)nd->prefix_last);
+    }
+    prefix_reserve(nd, e->index);
+    uint64_t h = nd->prefix[e->index - 1];
+    h = (h ^ e->term) * 0x100000001b3ull;
+    h = (h ^ entry_hash(e)) * 0x100000001b3ull;
+    h ^= h >> 31;
+    nd->prefix[e->index] = h;
+    nd->prefix_last = e->index;
+    uint64_t seen = logmap_get_or_put(s, e->index, e->term, h);
+    if (seen != h) {
+        sim_fail(s,
+                 "Log Matching violated: n%llu holds (index %llu, term %llu) "
+                 "with a log prefix that differs from another node's",
+                 (unsigned long long)nd->id, (unsigned long long)e->index,
+                 (unsigned long long)e->term);
+    }
+}
+
+void check_written(struct sim *s, struct sim_node *nd,
+                   const struct sampan_entry *e, size_t n)
+{
+    if (n > 0 && e[0].index <= nd->prefix_last) {
+        nd->prefix_last = e[0].index - 1; /* a conflicting suffix replaced */
+    }
+    for (size_t i = 0; i < n; i++) {
+        record_written(s, nd, &e[i]);
+    }
+}
+
+void check_rebuild_prefix(struct sim *s, struct sim_node *nd)
+{
+    nd->prefix_last = 0;
+    prefix_reserve(nd, 0);
+    nd->prefix[0] = 0;
+    for (size_t i = 0; i < nd->disk.n; i++) {
+        record_written(s, nd, &nd->disk.ents[i]);
+    }
+}
+
+static void committed_reserve(struct sim_committed *c, uint64_t index)
+{
+    if (index >= c->cap) {
+        size_t cap = c->cap ? c->cap : 256;
+        while (cap <= index) {
+            cap *= 2;
+        }
+        c->term = grow(c->term, c->cap, cap, sizeof(uint64_t));
+        c->hash = grow(c->hash, c->cap, cap, sizeof(uint64_t));
+        c->cap = cap;
+    }
+}
+
+/* Records that (index, term, hash) is committed; a different entry already
+ * recorded at that index violates State Machine Safety. */
+static void record_committed(struct sim *s, struct sim_node *nd, uint64_t index,
+                             uint64_t term, uint64_t hash, const char *how)
+{
+    struct sim_committed *c = &s->committed;
+    committed_reserve(c, index);
+    if (c->term[index] == 0) {
+        c->term[index] = term;
+        c->hash[index] = hash;
+        if (index > c->max) {
+            c->max = index;
+        }
+        return;
+    }
+    if (c->term[index] != term || c->hash[index] != hash) {
+        sim_fail(s,
+                 "State Machine Safety violated: n%llu %s index %llu term "
+                 "%llu, but term %llu was committed there",
+                 (unsigned long long)nd->id, how, (unsigned long long)index,
+                 (unsigned long long)term, (unsigned long long)c->term[index]);
+    }
+}
+
+void check_applied(struct sim *s, struct sim_node *nd,
+                   const struct sampan_entry *e)
+{
+    struct sim_applied *a = &nd->applied;
+    if (e->index != a->last + 1) {
+        sim_fail(s, "n%llu applied index %llu after %llu (gap or reorder)",
+                 (unsigned long long)nd->id, (unsigned long long)e->index,
+                 (unsigned long long)a->last);
+    }
+    uint64_t h = entry_hash(e);
+    record_committed(s, nd, e->index, e->term, h, "applied");
+    if (e->index >= a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        while (cap <= e->index) {
+            cap *= 2;
+        }
+        a->hash = grow(a->hash, a->cap, cap, sizeof(uint64_t));
+        a->term = grow(a->term, a->cap, cap, sizeof(uint64_t));
+        a->cap = cap;
+    }
+    /* The harness identifies commands by the hash of their bytes alone. */
+    a->hash[e->index] = e->len ? sim_hash(e->data, e->len) : 1;
+    a->term[e->index] = e->term;
+    a->last = e->index;
+}
+
+static void check_leader_completeness(struct sim *s, struct sim_node *nd,
+                                      uint64_t term)
+{
+    const struct sim_committed *c = &s->committed;
+    for (uint64_t i = 1; i <= c->max; i++) {
+        if (c->term[i] == 0) {
+            continue;
+        }
+        uint64_t t = 0;
+        int rv = sampan_raft_term_at(nd->raft, i, &t);
+        if (rv == SAMPAN_ECOMPACTED) {
+            continue; /* covered by a snapshot, which holds it */
+        }
+        if (rv != 0 || t != c->term[i]) {
+            sim_fail(s,
+                     "Leader Completeness violated: n%llu leads term %llu "
+                     "without committed index %llu (term %llu)",
+                     (unsigned long long)nd->id, (unsigned long long)term,
+                     (unsigned long long)i, (unsigned long long)c->term[i]);
+        }
+    }
+}
+
+void check_after_event(struct sim *s, struct sim_node *nd)
+{
+    if (!nd->up) {
+        return;
+    }
+    struct sampan_status st;
+    sampan_raft_status(nd->raft, &st);
+    if (st.role == SAMPAN_LEADER) {
+        if (st.term >= s->leader_of_term_cap) {
+            size_t cap = s->leader_of_term_cap ? s->leader_of_term_cap : 64;
+            while (cap <= st.term) {
+                cap *= 2;
+            }
+            s->leader_of_term = grow(s->leader_of_term, s->leader_of_term_cap,
+                                     cap, sizeof(uint64_t));
+            s->leader_of_term_cap = cap;
+        }
+        uint64_t *slot = &s->leader_of_term[st.term];
+        if (*slot != 0 && *slot != nd->id) {
+            sim_fail(s,
+                     "Election Safety violated: n%llu and n%llu both "
+                     "lead term %llu",
+                     (unsigned long long)*slot, (unsigned long long)nd->id,
+                     (unsigned long long)st.term);
+        }
+        if (*slot == 0) {
+            *slot = nd->id;
+            check_leader_completeness(s, nd, st.term);
+        }
+    }
+    if (st.role != nd->last_role || st.term != nd->last_term) {
+        if (s->trace) {
+            fprintf(s->trace,
+                    "%10.3fms n%llu is %s in term %llu (last "
+                    "index %llu, commit %llu)\n",
+                    (double)s->now / SIM_MS, (unsigned long long)nd->id,
+                    sampan_role_name(st.role), (unsigned long long)st.term,
+                    (unsigned long long)st.last_index,
+                    (unsigned long long)st.commit);
+        }
+        nd->last_role = st.role;
+        nd->last_term = st.term;
+    }
+    for (uint64_t i = nd->commit_seen + 1; i <= st.commit; i++) {
+        const struct sampan_entry *e = sampan_raft_entry_at(nd->raft, i);
+        if (e == NULL) {
+            continue; /* compacted: it was checked when it was applied */
+        }
+        record_committed(s, nd, i, e->term, entry_hash(e), "committed");
+    }
+    if (st.commit > nd->commit_seen) {
+        nd->commit_seen = st.commit;
+    }
+}
+
+void check_durability(struct sim *s)
+{
+    const struct sim_committed *c = &s->committed;
+    int majority = s->n / 2 + 1;
+    for (uint64_t i = 1; i <= c->max; i++) {
+        if (c->term[i] == 0) {
+            continue;
+        }
+        int holders = 0;
+        for (int id = 1; id <= s->n; id++) {
+            const struct sim_store *d = &s->nodes[id].disk;
+            if (i <= d->n && d->ents[i - 1].term == c->term[i]) {
+                holders++;
+            }
+        }
+        if (holders < majority) {
+            sim_fail(s,
+                     "Durability violated: committed index %llu (term %llu) "
+                     "is on %d disks, fewer than a majority (%d)",
+                     (unsigned long long)i, (unsigned long long)c->term[i],
+                     holders, majority);
+        }
+    }
+}
+
+void check_free(struct sim *s)
+{
+    if (s->logmap != NULL) {
+        free(s->logmap->key_index);
+        free(s->logmap->key_term);
+        free(s->logmap->value);
+        free(s->logmap);
+    }
+    free(s->leader_of_term);
+    free(s->committed.term);
+    free(s->committed.hash);
+}

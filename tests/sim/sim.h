@@ -1,0 +1,227 @@
+/* sim/sim.h: the deterministic simulator's API. Virtual time in microseconds,
+ * N nodes each running the real Raft core over a simulated disk (writes are
+ * lost on crash until their fsync completes) and a simulated network (delay,
+ * drop, duplicate, reorder, disconnect, partitions, one-way link cuts). Every
+ * event is drawn from one PRNG, so a run is a function of its seed. The Raft
+ * invariants are checked after every event (check.c); a violation, like any
+ * failed assertion of a scenario, aborts the run through sim_fail(). */
+#ifndef SAMPAN_SIM_H
+#define SAMPAN_SIM_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sampan/raft.h"
+
+#define SIM_MAX_NODES 9
+#define SIM_MS 1000ull
+#define SIM_SEC 1000000ull
+
+/* Node ids are 1..n; arrays below are indexed by id. */
+
+struct sim_store {
+    struct sampan_hard_state hs;
+    struct sampan_entry *ents; /* durable entries 1..n (owned, deep) */
+    size_t n;
+    size_t cap;
+};
+
+/* What a node has applied, index by index (1-based; [0] unused). */
+struct sim_applied {
+    uint64_t *hash; /* hash of (type, data) per index, 0 = not applied */
+    uint64_t *term;
+    size_t cap;
+    uint64_t last; /* last applied index */
+};
+
+struct sim_node {
+    uint64_t id;
+    bool up;
+    uint64_t incarnation; /* bumped on crash: stale events are dropped */
+    struct sampan_raft *raft;
+    struct sim_store disk;
+    /* An outstanding Ready whose writes await their fsync. */
+    bool write_inflight;
+    struct sampan_ready rd;
+    /* Per-index prefix hashes of the log as written (Log Matching). */
+    uint64_t *prefix;
+    size_t prefix_cap;
+    uint64_t prefix_last;
+    struct sim_applied applied;
+    uint64_t commit_seen; /* highest commit index fed to the checker */
+    enum sampan_role last_role;
+    uint64_t last_term;
+    uint64_t msgs_sent;
+    uint64_t bytes_sent;
+    uint64_t tick_phase;
+};
+
+struct sim_event;
+
+struct sim_net {
+    bool reliable;         /* false: delays 0-27 ms, 10% drops each way  */
+    bool long_reordering;  /* two thirds of replies delayed 200-2200 ms  */
+    uint32_t dup_permille; /* duplicate this many messages per 1000     */
+    bool connected[SIM_MAX_NODES + 1];
+    bool cut[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1]; /* directed from->to */
+};
+
+struct sim_committed {
+    uint64_t *term; /* per index; 0 = not known committed */
+    uint64_t *hash;
+    size_t cap;
+    uint64_t max; /* highest index known committed */
+};
+
+struct sim {
+    uint64_t seed;
+    uint64_t rng;
+    uint64_t now;
+    uint64_t seq;
+    int n;
+    struct sim_node nodes[SIM_MAX_NODES + 1];
+    struct sim_net net;
+    struct sampan_raft_config base_cfg; /* id/members filled per node */
+    uint64_t tick_us;
+    /* Event queue: a binary heap ordered by (time, seq). */
+    struct sim_event **heap;
+    struct sim_event *current; /* being processed; freed if a run fails */
+    size_t heap_n;
+    size_t heap_cap;
+    /* Checker state (check.c). */
+    uint64_t *leader_of_term; /* [term] = id of its leader, 0 = none */
+    size_t leader_of_term_cap;
+    struct sim_committed committed;
+    struct sim_logmap *logmap; /* (index, term) -> prefix hash */
+    /* Counters. */
+    uint64_t msgs_total;
+    uint64_t bytes_total;
+    uint64_t events;
+    uint64_t trace_hash; /* rolling hash of every event: determinism */
+    FILE *trace;         /* non-NULL: print a readable trace here */
+    /* Failure handling. */
+    jmp_buf *fail_jmp;
+    char fail_msg[512];
+};
+
+/* ---- lifecycle (sim.c) ----------------------------------------------------
+ */
+/* Creates a simulation of n nodes (1..SIM_MAX_NODES), all up and connected,
+ * on a reliable network. The result is owned by the caller (sim_free). */
+struct sim *sim_new(int n, uint64_t seed);
+void sim_free(struct sim *s);
+/* Aborts the run: records the message and longjmps to s->fail_jmp. */
+void sim_fail(struct sim *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+#define SIM_ASSERT(s, cond, ...)                                               \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            sim_fail((s), __VA_ARGS__);                                        \
+        }                                                                      \
+    } while (0)
+
+/* Runs events until virtual time `until` (absolute) / for `us` more. */
+void sim_run_until(struct sim *s, uint64_t until);
+void sim_run_for(struct sim *s, uint64_t us);
+uint64_t sim_rand(struct sim *s);
+uint64_t sim_rand_range(struct sim *s, uint64_t lo, uint64_t hi); /* [lo,hi) */
+
+/* ---- faults ---------------------------------------------------------------
+ */
+void sim_connect(struct sim *s, uint64_t id);
+void sim_disconnect(struct sim *s, uint64_t id);
+/* Cuts / heals the directed link from -> to. */
+void sim_cut(struct sim *s, uint64_t from, uint64_t to, bool cut);
+/* Splits the nodes into groups: group[id] is a group number; links between
+ * different groups are cut both ways, links within a group healed. */
+void sim_partition(struct sim *s, const int *group);
+void sim_heal(struct sim *s); /* all connected, no cuts */
+void sim_set_reliable(struct sim *s, bool reliable);
+void sim_set_long_reordering(struct sim *s, bool on);
+/* Crash: the node loses every write whose fsync had not completed, and all
+ * messages addressed to it in flight. */
+void sim_crash(struct sim *s, uint64_t id);
+/* Restart a crashed node from its own disk. */
+void sim_restart(struct sim *s, uint64_t id);
+
+/* ---- inspection -----------------------------------------------------------
+ */
+bool sim_is_leader(struct sim *s, uint64_t id);
+void sim_status(struct sim *s, uint64_t id, struct sampan_status *st);
+/* Proposes on node id; returns 0 and *index when it accepted as leader. */
+int sim_propose(struct sim *s, uint64_t id, const void *data, size_t len,
+                uint64_t *index);
+uint64_t sim_hash(const void *data, size_t len);
+/* Bytes of durable Raft state on a node: hard state + retained log. */
+uint64_t sim_persisted_bytes(struct sim *s, uint64_t id);
+/* Wire size of a message, as an encoder would frame it. */
+uint64_t sim_msg_wire_size(const struct sampan_msg *m);
+
+/* ---- invariant checks (check.c) ------------------------------------------ */
+void check_after_event(struct sim *s, struct sim_node *nd);
+void check_written(struct sim *s, struct sim_node *nd,
+                   const struct sampan_entry *e, size_t n);
+void check_applied(struct sim *s, struct sim_node *nd,
+                   const struct sampan_entry *e);
+void check_durability(struct sim *s);
+void check_rebuild_prefix(struct sim *s, struct sim_node *nd);
+void check_free(struct sim *s);
+
+/* ---- the lab-style harness (harness.c) ------------------------------------
+ */
+/* Number of nodes that applied something at `index`, and its hash. */
+int sim_n_committed(struct sim *s, uint64_t index, uint64_t *hash);
+/* Offers the command to whichever connected node accepts it as leader,
+ * retrying for up to 10 s, and requires at least `expected` nodes to apply it
+ * at the returned index within 2 s. Returns the index. */
+uint64_t sim_one(struct sim *s, const void *cmd, size_t len, int expected,
+                 bool retry);
+/* one() for an 8-byte integer command. */
+uint64_t sim_one_u64(struct sim *s, uint64_t value, int expected, bool retry);
+/* Finds the single leader among connected nodes, waiting up to 5 s. */
+uint64_t sim_check_one_leader(struct sim *s);
+/* All connected nodes agree on the term; returns it. */
+uint64_t sim_check_terms(struct sim *s);
+/* No connected node believes it is leader. */
+void sim_check_no_leader(struct sim *s);
+/* Waits until at least n nodes applied index (up to ~ a few seconds),
+ * failing if the term moved past start_term meanwhile (returns 0 then). */
+uint64_t sim_wait(struct sim *s, uint64_t index, int n, uint64_t start_term);
+uint64_t sim_msgs_total(struct sim *s);
+uint64_t sim_bytes_total(struct sim *s);
+
+/* ---- scenarios and runners ------------------------------------------------
+ */
+/* What a scenario runs in: its seed, where a trace goes, and the simulation
+ * it creates (with sim_start) so the runner can free it after a failure. */
+struct sim_ctx {
+    uint64_t seed;
+    FILE *trace;
+    jmp_buf jb;
+    struct sim *s;
+};
+/* Creates the context's simulation of n nodes (see sim_new); failures in it
+ * return control to the runner. */
+struct sim *sim_start(struct sim_ctx *ctx, int n);
+
+struct sim_scenario {
+    const char *name;
+    void (*run)(struct sim_ctx *ctx);
+};
+/* The registry of scenarios (scenarios.c): copies up to cap of them into
+ * out and returns how many there are. */
+#define SIM_MAX_SCENARIOS 128
+size_t sim_scenarios(struct sim_scenario *out, size_t cap);
+/* Copies the scenario called `name` into *out; -1 when there is none. */
+int sim_scenario_find(const char *name, struct sim_scenario *out);
+/* Runs one scenario or schedule under a fresh context. Returns 0 on pass;
+ * on failure copies the message into msg. *trace_hash gets the run's
+ * rolling event hash (determinism checks). */
+int sim_run_one(void (*run)(struct sim_ctx *), uint64_t seed, FILE *trace,
+                uint64_t *trace_hash, char *msg, size_t msg_len);
+/* One randomized fault schedule (random.c). */
+void sim_random_schedule(struct sim_ctx *ctx);
+
+#endif
