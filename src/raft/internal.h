@@ -84,9 +84,9 @@ struct progress {
     uint64_t match; /* highest index known replicated durably (Figure 2) */
     uint64_t next;  /* next index to send (Figure 2)                     */
     enum progress_state state;
-    bool probe_sent;    /* probe state: a probe awaits its answer         */
-    bool recent_active; /* heard from it since the last CheckQuorum tick  */
-    bool want_send;     /* an append should go out at the next flush      */
+    bool probe_sent;     /* probe state: a probe awaits its answer         */
+    uint64_t last_heard; /* leader's tick count when it last answered     */
+    bool want_send;      /* an append should go out at the next flush      */
     struct inflights inflights;
 };
 
@@ -159,6 +159,7 @@ struct sampan_raft {
     bool votes_rejected[SAMPAN_MAX_VOTERS];
     uint32_t election_elapsed;
     uint32_t heartbeat_elapsed;
+    uint64_t ticks; /* ticks since this core was created */
     uint32_t randomized_timeout;
     uint64_t prng;
 

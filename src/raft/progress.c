@@ -45,7 +45,7 @@ void progress_reset(struct progress *p, uint64_t next)
     p->next = next;
     p->state = PROGRESS_PROBE;
     p->probe_sent = false;
-    p->recent_active = false;
+    p->last_heard = 0;
     p->want_send = false;
     inflights_reset(&p->inflights);
 }

@@ -165,7 +165,8 @@ void raft_become_leader(struct sampan_raft *r)
     r->role = SAMPAN_LEADER;
     r->leader = r->id;
     for (size_t i = 0; i < r->n_prs; i++) {
-        r->prs[i].recent_active = true;
+        /* Every follower gets a full election timeout to answer. */
+        r->prs[i].last_heard = r->ticks;
     }
     struct progress *self = raft_progress(r, r->id);
     self->match = r->log.stable;
@@ -184,30 +185,34 @@ void raft_send(struct sampan_raft *r, struct sampan_msg *m, bool after_persist)
     msgq_push(after_persist ? &r->msgs_after : &r->msgs, m);
 }
 
+/* CheckQuorum (thesis section 6.2): true while a majority, counting this
+ * leader, answered within the last election timeout. */
+static bool leader_has_quorum(const struct sampan_raft *r)
+{
+    size_t active = 0;
+    for (size_t i = 0; i < r->n_prs; i++) {
+        if (r->prs[i].id == r->id ||
+            r->ticks - r->prs[i].last_heard < r->cfg.election_ticks) {
+            active++;
+        }
+    }
+    return active >= r->n_prs / 2 + 1;
+}
+
 static void tick_leader(struct sampan_raft *r)
 {
     r->heartbeat_elapsed++;
     r->election_elapsed++;
     if (r->election_elapsed >= r->cfg.election_ticks) {
         r->election_elapsed = 0;
-        /* CheckQuorum (thesis section 6.2): a leader that has not heard
-         * from a majority within an election timeout steps down, so a
-         * partitioned leader stops claiming leadership. */
-        if (!r->cfg.disable_check_quorum) {
-            size_t active = 0;
-            for (size_t i = 0; i < r->n_prs; i++) {
-                if (r->prs[i].id == r->id || r->prs[i].recent_active) {
-                    active++;
-                }
-            }
-            if (active < r->n_prs / 2 + 1) {
-                raft_become_follower(r, r->term, SAMPAN_NONE);
-                return;
-            }
-        }
-        for (size_t i = 0; i < r->n_prs; i++) {
-            r->prs[i].recent_active = r->prs[i].id == r->id;
-        }
+    }
+    /* A leader cut off from the majority steps down as soon as it has not
+     * heard from one for an election timeout, so it stops claiming
+     * leadership (and serving reads) about when the others may elect a new
+     * leader. Checked on every tick over a sliding window. */
+    if (!r->cfg.disable_check_quorum && !leader_has_quorum(r)) {
+        raft_become_follower(r, r->term, SAMPAN_NONE);
+        return;
     }
     if (r->heartbeat_elapsed >= r->cfg.heartbeat_ticks) {
         r->heartbeat_elapsed = 0;
@@ -217,6 +222,7 @@ static void tick_leader(struct sampan_raft *r)
 
 void sampan_raft_tick(struct sampan_raft *r)
 {
+    r->ticks++;
     if (r->role == SAMPAN_LEADER) {
         tick_leader(r);
         return;

@@ -228,7 +228,7 @@ int replication_on_append_response(struct sampan_raft *r,
         return 0;
     }
     struct progress *pr = raft_progress(r, m->from);
-    pr->recent_active = true;
+    pr->last_heard = r->ticks;
     if (m->reject) {
         uint64_t probe_from =
             log_find_conflict_by_term(&r->log, m->hint_index, m->hint_term);
@@ -264,7 +264,7 @@ int replication_on_heartbeat_response(struct sampan_raft *r,
         return 0;
     }
     struct progress *pr = raft_progress(r, m->from);
-    pr->recent_active = true;
+    pr->last_heard = r->ticks;
     pr->probe_sent = false;
     /* If every AppendEntries of a full window was lost, nothing would ever
      * answer: let one more through so a rejection can reset the pipeline. */

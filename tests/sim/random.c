@@ -30,10 +30,26 @@ static void propose_some(struct sim *s, uint64_t *next_value)
     }
 }
 
+static uint64_t find_leader(struct sim *s)
+{
+    uint64_t leader = 0;
+    uint64_t best_term = 0;
+    for (int id = 1; id <= s->n; id++) {
+        struct sampan_status st;
+        sim_status(s, (uint64_t)id, &st);
+        if (st.role == SAMPAN_LEADER && st.term >= best_term) {
+            leader = (uint64_t)id;
+            best_term = st.term;
+        }
+    }
+    return leader;
+}
+
 static void random_fault(struct sim *s)
 {
     uint64_t id = sim_rand_range(s, 1, (uint64_t)s->n + 1);
-    switch (sim_rand(s) % 9) {
+    uint64_t leader = find_leader(s);
+    switch (sim_rand(s) % 12) {
     case 0:
         sim_disconnect(s, id);
         break;
@@ -71,6 +87,24 @@ static void random_fault(struct sim *s)
     case 8:
         sim_set_long_reordering(s, sim_rand(s) % 4 == 0);
         break;
+    case 9:
+        /* Crash the leader right after it took proposals: the classic
+         * road to Figure 8's uncommitted entries of older terms. */
+        if (leader != 0) {
+            sim_crash(s, leader);
+        }
+        break;
+    case 10:
+        if (leader != 0) {
+            sim_disconnect(s, leader);
+        }
+        break;
+    case 11:
+        for (int i = 1; i <= s->n; i++) {
+            sim_restart(s, (uint64_t)i);
+            sim_connect(s, (uint64_t)i);
+        }
+        break;
     }
 }
 
@@ -91,22 +125,39 @@ static size_t note_acked(struct sim *s, struct acked *acked, size_t n_acked,
     }
 }
 
+/* Small messages and windows: one entry per AppendEntries and few in
+ * flight, so entries of one term can be acknowledged without the next
+ * leader's no-op (what it takes to expose Figure 8) and flow control is
+ * exercised. */
+static void small_windows(struct sampan_raft_config *cfg)
+{
+    cfg->max_msg_bytes = 1;
+    cfg->max_inflight_msgs = 2;
+    cfg->max_inflight_bytes = 64;
+}
+
 void sim_random_schedule(struct sim_ctx *ctx)
 {
     int n = ctx->seed % 2 ? 3 : 5;
-    struct sim *s = sim_start(ctx, n);
+    struct sim *s =
+        sim_start_cfg(ctx, n, ctx->seed % 3 == 0 ? small_windows : NULL);
     struct acked acked[MAX_ACKED];
     size_t n_acked = 0;
     uint64_t scanned = 0;
     uint64_t next_value = 1;
     s->net.reliable = sim_rand(s) % 3 != 0;
-    int rounds = (int)sim_rand_range(s, 10, 30);
+    int rounds = (int)sim_rand_range(s, 20, 80);
     for (int round = 0; round < rounds; round++) {
-        if (sim_rand(s) % 3 == 0) {
+        propose_some(s, &next_value);
+        /* Faults land at any moment relative to the proposals: right
+         * away, while they replicate, or after they committed. */
+        sim_run_for(s, sim_rand_range(s, 0, 20) * SIM_MS);
+        if (sim_rand(s) % 2 == 0) {
             random_fault(s);
         }
-        propose_some(s, &next_value);
-        sim_run_for(s, sim_rand_range(s, 10, 600) * SIM_MS);
+        sim_run_for(s, sim_rand(s) % 10 == 0
+                           ? sim_rand_range(s, 100, 1000) * SIM_MS
+                           : sim_rand_range(s, 1, 150) * SIM_MS);
         n_acked = note_acked(s, acked, n_acked, &scanned);
     }
     /* Heal everything: the cluster must recover and make progress. */

@@ -8,7 +8,12 @@
 
 struct sim *sim_start(struct sim_ctx *ctx, int n)
 {
-    struct sim *s = sim_new(n, ctx->seed);
+    return sim_start_cfg(ctx, n, NULL);
+}
+
+struct sim *sim_start_cfg(struct sim_ctx *ctx, int n, sim_tweak_fn *tweak)
+{
+    struct sim *s = sim_new(n, ctx->seed, tweak);
     s->fail_jmp = &ctx->jb;
     s->trace = ctx->trace;
     ctx->s = s;

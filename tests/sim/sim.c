@@ -501,7 +501,7 @@ static void node_boot(struct sim *s, struct sim_node *nd)
     schedule_tick(s, nd);
 }
 
-struct sim *sim_new(int n, uint64_t seed)
+struct sim *sim_new(int n, uint64_t seed, sim_tweak_fn *tweak)
 {
     if (n < 1 || n > SIM_MAX_NODES) {
         fprintf(stderr, "sim: %d nodes is out of range 1..%d\n", n,
@@ -523,6 +523,9 @@ struct sim *sim_new(int n, uint64_t seed)
     for (int i = 1; i <= n; i++) {
         s->base_cfg.members.voters[i - 1] = (uint64_t)i;
         s->net.connected[i] = true;
+    }
+    if (tweak != NULL) {
+        tweak(&s->base_cfg);
     }
     for (int i = 1; i <= n; i++) {
         struct sim_node *nd = &s->nodes[i];

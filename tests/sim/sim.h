@@ -110,7 +110,10 @@ struct sim {
  */
 /* Creates a simulation of n nodes (1..SIM_MAX_NODES), all up and connected,
  * on a reliable network. The result is owned by the caller (sim_free). */
-struct sim *sim_new(int n, uint64_t seed);
+/* `tweak`, when non-NULL, adjusts the nodes' core configuration (for
+ * example to turn PreVote off) before they boot. */
+typedef void sim_tweak_fn(struct sampan_raft_config *cfg);
+struct sim *sim_new(int n, uint64_t seed, sim_tweak_fn *tweak);
 void sim_free(struct sim *s);
 /* Aborts the run: records the message and longjmps to s->fail_jmp. */
 void sim_fail(struct sim *s, const char *fmt, ...)
@@ -205,6 +208,7 @@ struct sim_ctx {
 /* Creates the context's simulation of n nodes (see sim_new); failures in it
  * return control to the runner. */
 struct sim *sim_start(struct sim_ctx *ctx, int n);
+struct sim *sim_start_cfg(struct sim_ctx *ctx, int n, sim_tweak_fn *tweak);
 
 struct sim_scenario {
     const char *name;
