@@ -45,6 +45,10 @@ extern "C" {
 
 /* Hard limits on what a configuration may ask for. */
 #define SAMPAN_MAX_VOTERS 16u
+/* Terms above this are refused in messages and boot state, so the term can
+ * never wrap around (Figure 2: terms only increase). No real cluster gets
+ * near it: a new term every microsecond would take 146,000 years. */
+#define SAMPAN_MAX_TERM (UINT64_C(1) << 62)
 
 /* Kind of a log entry. */
 enum sampan_entry_type {
@@ -88,7 +92,21 @@ enum sampan_msg_type {
     SAMPAN_MSG_TIMEOUT_NOW = 10, /* leadership transfer: campaign now        */
     SAMPAN_MSG_READ_INDEX = 11,  /* a read request forwarded to the leader   */
     SAMPAN_MSG_READ_INDEX_RESP = 12,
-    SAMPAN_MSG_TYPE_MAX = 12
+    SAMPAN_MSG_SNAPSHOT = 13,      /* one chunk of a snapshot (section 7)   */
+    SAMPAN_MSG_SNAPSHOT_RESP = 14, /*                                        */
+    SAMPAN_MSG_TYPE_MAX = 14
+};
+
+/* VOTE context value: the campaign follows a leadership transfer
+ * (TIMEOUT_NOW), so voters set leader stickiness aside (thesis 3.10). */
+#define SAMPAN_CAMPAIGN_TRANSFER 1u
+
+/* What a snapshot covers: the log up to and including `index`, whose entry
+ * had `term`, and the membership in effect at that index. */
+struct sampan_snapshot_meta {
+    uint64_t index;
+    uint64_t term;
+    struct sampan_membership conf;
 };
 
 /* A message between two cores. Field meaning by type:
@@ -106,6 +124,12 @@ enum sampan_msg_type {
  *   HEARTBEAT_RESP:    context echoed.
  *   PROPOSE:           entries = commands to append (term/index ignored).
  *   READ_INDEX(_RESP): context = caller's request id; index = read index.
+ *   TIMEOUT_NOW:       the leader asks the receiver to campaign at once.
+ *   SNAPSHOT:          snapshot = what it covers; offset/data/len = one chunk
+ *                      of its bytes; done = this is the last chunk.
+ *   SNAPSHOT_RESP:     index = snapshot index; offset = the next byte offset
+ *                      the follower expects; done = installed (then index is
+ *                      the follower's new match); reject = not accepted.
  * When passed to sampan_raft_step() the message and its entries are borrowed
  * for the duration of the call only. In a Ready they are owned by the core. */
 struct sampan_msg {
@@ -122,6 +146,33 @@ struct sampan_msg {
     uint64_t context;
     size_t n_entries;
     struct sampan_entry *entries;
+    /* SNAPSHOT / SNAPSHOT_RESP only. */
+    struct sampan_snapshot_meta snapshot;
+    uint64_t offset;
+    uint32_t len;
+    uint8_t *data;
+    bool done;
+};
+
+/* A chunk of a snapshot received from the leader, to be written durably at
+ * `offset` of the snapshot file for (meta.index, meta.term). offset 0 starts
+ * a new file (discarding any partial one). */
+struct sampan_snapshot_chunk {
+    struct sampan_snapshot_meta meta;
+    uint64_t offset;
+    uint32_t len;
+    uint8_t *data;
+    bool done; /* the last chunk: the snapshot is complete once durable */
+};
+
+/* A request from the leader's core for bytes of its own snapshot, to send
+ * to follower `to`: answer with sampan_raft_snapshot_chunk() (or
+ * sampan_raft_snapshot_failed() when it cannot be read). */
+struct sampan_snapshot_read {
+    uint64_t to;
+    uint64_t index; /* which snapshot                */
+    uint64_t offset;
+    uint32_t max_len; /* read at most this many bytes */
 };
 
 /* A read that is now safe to serve once the state machine has applied up
@@ -163,6 +214,18 @@ struct sampan_ready {
     /* Reads that became safe (see struct sampan_read_state). */
     size_t n_read_states;
     struct sampan_read_state *read_states;
+    /* Snapshot chunks received, to write durably with the entries. */
+    size_t n_snapshot_chunks;
+    struct sampan_snapshot_chunk *snapshot_chunks;
+    /* Set when a received snapshot was completed: once this Ready's writes
+     * are durable, the storage makes it the base of the log (dropping every
+     * log entry) and the state machine restores from it BEFORE applying
+     * `committed`, which then continues at snapshot.index + 1. */
+    bool has_snapshot;
+    struct sampan_snapshot_meta snapshot;
+    /* Bytes of our own snapshot the core wants to send to followers. */
+    size_t n_snapshot_reads;
+    struct sampan_snapshot_read *snapshot_reads;
 };
 
 /* Configuration. Times are in ticks; the caller decides how long one is. */
@@ -179,13 +242,26 @@ struct sampan_raft_config {
     uint64_t max_inflight_bytes; /* per follower, payload bytes in flight   */
     uint64_t max_msg_bytes;      /* payload bytes per AppendEntries         */
     uint64_t max_uncommitted_bytes; /* leader refuses proposals past this */
-    uint64_t max_entry_bytes; /* largest single command                  */
-    uint32_t max_ready_msgs;  /* bound on messages queued per Ready      */
+    uint64_t max_entry_bytes;      /* largest single command                  */
+    uint32_t max_ready_msgs;       /* bound on messages queued per Ready      */
+    uint32_t snapshot_trailing;    /* entries kept behind a compaction point */
+    uint32_t snapshot_chunk_bytes; /* largest snapshot chunk in a message    */
+    uint32_t max_pending_reads;    /* ReadIndex requests queued at most      */
+    /* Lease-based reads (thesis section 6.4.1): the leader answers reads
+     * without a heartbeat round while a majority acknowledged a heartbeat
+     * sent less than election_ticks - lease_margin_ticks ago. Sound only
+     * if no node's clock runs more than lease_margin_ticks per election
+     * timeout slower than another's; requires CheckQuorum. Off by default:
+     * the default confirms each batch of reads with a heartbeat round. */
+    bool lease_reads;
+    uint32_t lease_margin_ticks;
 };
 
 /* Fills `cfg` with defaults (PreVote and CheckQuorum on, election 10 ticks,
  * heartbeat 1 tick, 256 inflight messages, 1 MiB per message, 64 MiB
- * uncommitted, 16 MiB per entry). The caller still sets id and members. */
+ * uncommitted, 16 MiB per entry, 1 MiB snapshot chunks, 0 trailing entries,
+ * 4096 pending reads, no lease reads). The caller still sets id and
+ * members. */
 void sampan_raft_config_default(struct sampan_raft_config *cfg);
 
 /* What a node recovered from its storage. All pointers are borrowed for the
@@ -194,6 +270,9 @@ struct sampan_boot {
     struct sampan_hard_state hard_state;
     uint64_t snapshot_index; /* log starts after this (0: no snapshot)  */
     uint64_t snapshot_term;
+    /* The snapshot's membership; ignored when snapshot_index is 0 and until
+     * membership changes land (the config's members are used). */
+    struct sampan_membership snapshot_conf;
     size_t n_entries; /* entries snapshot_index+1 ...          */
     const struct sampan_entry *entries;
 };
@@ -230,6 +309,41 @@ int sampan_raft_step(struct sampan_raft *r, const struct sampan_msg *m);
 int sampan_raft_propose(struct sampan_raft *r, const void *data, size_t len,
                         uint64_t *index);
 
+/* Requests a linearizable read (ReadIndex, thesis section 6.4). `context` is
+ * the caller's id for the request. When it is safe, a Ready carries
+ * {context, index} in read_states: serve the read once the state machine
+ * has applied `index`. On a follower the request goes to the leader. A
+ * request may be lost (leader change, message loss): the caller times out
+ * and retries. Errors: SAMPAN_ENOLEADER, SAMPAN_EBUSY (max_pending_reads
+ * requests queued). */
+int sampan_raft_read_index(struct sampan_raft *r, uint64_t context);
+
+/* Asks the leader to hand leadership to voter `target` (thesis 3.10): it
+ * refuses proposals (SAMPAN_ETRANSFER) while it brings the target up to
+ * date and sends it TIMEOUT_NOW; the attempt is abandoned after an election
+ * timeout. Errors: SAMPAN_ENOTLEADER, SAMPAN_EINVAL (target is this node),
+ * SAMPAN_ENOTMEMBER (target is not a voter). */
+int sampan_raft_transfer_leader(struct sampan_raft *r, uint64_t target);
+
+/* Tells the core that the application's state up to `index` (<= applied)
+ * is captured in a durable snapshot. The core keeps its metadata (to send
+ * the snapshot to lagging followers) and frees log entries up to
+ * index - snapshot_trailing. Errors: SAMPAN_EINVAL (index beyond applied),
+ * SAMPAN_ECOMPACTED (index not past the previous snapshot). */
+int sampan_raft_compact(struct sampan_raft *r, uint64_t index);
+
+/* Answers a sampan_snapshot_read: `len` bytes (<= max_len) of snapshot
+ * `index` at `offset` for follower `to`; `done` when they end the snapshot.
+ * `data` is borrowed and copied. A chunk that no longer fits the transfer
+ * (the follower moved on, leadership changed) is ignored. */
+int sampan_raft_snapshot_chunk(struct sampan_raft *r, uint64_t to,
+                               uint64_t index, uint64_t offset,
+                               const void *data, size_t len, bool done);
+
+/* The snapshot for `to` could not be read: the transfer is abandoned and
+ * retried later, from the newest snapshot. */
+int sampan_raft_snapshot_failed(struct sampan_raft *r, uint64_t to);
+
 /* Starts an election now, as if the election timer had fired. */
 int sampan_raft_campaign(struct sampan_raft *r);
 
@@ -256,8 +370,11 @@ struct sampan_status {
     uint64_t applied;    /* highest index handed out in a Ready           */
     uint64_t last_index; /* last log index                                */
     uint64_t last_term;
-    uint64_t first_index;  /* first index held in memory                   */
-    uint64_t stable_index; /* last index acknowledged durable               */
+    uint64_t first_index;    /* first index held in memory                   */
+    uint64_t stable_index;   /* last index acknowledged durable               */
+    uint64_t snapshot_index; /* index of the newest snapshot (0: none)    */
+    uint64_t lead_transferee; /* leadership transfer target, or 0        */
+    uint64_t log_bytes;       /* payload bytes held in the in-memory log     */
 };
 void sampan_raft_status(const struct sampan_raft *r, struct sampan_status *st);
 

@@ -11,6 +11,9 @@ bool election_in_lease(const struct sampan_raft *r)
      * timeout ago believes that leader is alive. With PreVote or
      * CheckQuorum on, such a follower refuses to help depose it. */
     bool sticky = !r->cfg.disable_check_quorum || !r->cfg.disable_pre_vote;
+    if (r->boot_quiet > 0) {
+        return true; /* lease reads: see sampan_raft_new */
+    }
     return sticky && (r->role == SAMPAN_FOLLOWER || r->role == SAMPAN_LEADER) &&
            r->leader != SAMPAN_NONE &&
            r->election_elapsed < r->cfg.election_ticks;
@@ -41,8 +44,25 @@ static enum vote_result vote_result(const struct sampan_raft *r)
     return quorum_vote_result(r->n_prs, granted, rejected);
 }
 
+static void campaign(struct sampan_raft *r, bool pre_vote, bool transfer);
+
 void election_campaign(struct sampan_raft *r, bool pre_vote)
 {
+    campaign(r, pre_vote, false);
+}
+
+void election_campaign_transfer(struct sampan_raft *r)
+{
+    /* Thesis 3.10: the target of a transfer starts a real election at
+     * once; PreVote would only delay it, the old leader asked for it. */
+    campaign(r, false, true);
+}
+
+static void campaign(struct sampan_raft *r, bool pre_vote, bool transfer)
+{
+    if (r->term >= SAMPAN_MAX_TERM) {
+        return; /* the term space is exhausted: never wrap (Figure 2) */
+    }
     uint8_t type;
     uint64_t term;
     if (pre_vote) {
@@ -72,7 +92,9 @@ void election_campaign(struct sampan_raft *r, bool pre_vote)
                                .to = r->prs[i].id,
                                .term = term,
                                .index = log_last_index(&r->log),
-                               .log_term = log_last_term(&r->log)};
+                               .log_term = log_last_term(&r->log),
+                               .context =
+                                   transfer ? SAMPAN_CAMPAIGN_TRANSFER : 0};
         /* A real vote request depends on our own vote for ourselves being
          * durable: were we to crash and forget it, we could vote twice in
          * this term (Figure 2: persist before responding to RPCs). */

@@ -62,11 +62,16 @@ uint64_t log_find_conflict_by_term(const struct raft_log *l, uint64_t index,
 size_t log_count_within(const struct raft_log *l, uint64_t lo,
                         uint64_t max_bytes, uint64_t *bytes);
 uint64_t log_bytes_between(const struct raft_log *l, uint64_t lo, uint64_t hi);
+/* Frees entries up to `index` (compaction, section 7). */
+void log_compact_to(struct raft_log *l, uint64_t index);
+/* Replaces the whole log by a snapshot ending at (index, term). */
+void log_restore(struct raft_log *l, uint64_t index, uint64_t term);
 
 /* ---- progress.c: the leader's view of each follower ---------------------- */
 enum progress_state {
     PROGRESS_PROBE = 0,     /* one AppendEntries at a time to find the match */
     PROGRESS_REPLICATE = 1, /* pipelined, bounded by the inflight window     */
+    PROGRESS_SNAPSHOT = 2,  /* receiving a snapshot, one chunk at a time     */
 };
 
 struct inflights {
@@ -87,7 +92,16 @@ struct progress {
     bool probe_sent;     /* probe state: a probe awaits its answer         */
     uint64_t last_heard; /* leader's tick count when it last answered     */
     bool want_send;      /* an append should go out at the next flush      */
+    bool send_empty; /* replicate: an empty append checks for lost batches */
     struct inflights inflights;
+    uint64_t acked_round; /* highest heartbeat round it answered (reads) */
+    /* Snapshot state: which snapshot, the offset the follower expects,
+     * whether a chunk read is outstanding / a chunk awaits its answer. */
+    uint64_t snap_index;
+    uint64_t snap_offset;
+    bool snap_read_pending;
+    bool snap_chunk_sent;
+    bool timeout_now_sent; /* leadership transfer: TIMEOUT_NOW went out */
 };
 
 int progress_init(struct progress *p, uint64_t id, uint32_t max_msgs,
@@ -104,6 +118,7 @@ bool progress_maybe_decrease(struct progress *p, uint64_t rejected,
                              uint64_t probe_from);
 void progress_become_probe(struct progress *p);
 void progress_become_replicate(struct progress *p);
+void progress_become_snapshot(struct progress *p, uint64_t snap_index);
 /* Notes that an AppendEntries ending at last_index with `bytes` of payload
  * went out. */
 void progress_sent(struct progress *p, uint64_t last_index, uint64_t bytes,
@@ -140,6 +155,34 @@ void msgq_init(struct msgq *q, size_t limit);
 void msgq_push(struct msgq *q, struct sampan_msg *m);
 void msgq_clear(struct msgq *q);
 void msgq_destroy(struct msgq *q);
+/* Releases what a message owns: its entries and its snapshot chunk. */
+void msg_release(struct sampan_msg *m);
+
+/* ---- vec.c: a bounded array of plain structs ------------------------------
+ */
+struct vec {
+    void *items;
+    size_t n;
+    size_t cap;
+    size_t limit; /* at most this many items; vec_push fails past it */
+    size_t size;  /* bytes per item */
+};
+void vec_init(struct vec *v, size_t size, size_t limit);
+/* Appends a copy of *item. SAMPAN_EBUSY past the limit, SAMPAN_ENOMEM. */
+int vec_push(struct vec *v, const void *item);
+/* Hands the array to the caller (who frees it) and empties the vector. */
+void *vec_take(struct vec *v, size_t *n);
+void vec_destroy(struct vec *v);
+
+/* ---- read_index.c ----------------------------------------------------------
+ */
+struct pending_read {
+    uint64_t context;
+    uint64_t from;  /* who asked: this node or a follower         */
+    uint64_t index; /* read index, 0 until the leader has one      */
+    uint64_t round; /* heartbeat round that must confirm it        */
+};
+#define READ_ROUND_TICKS 64 /* rounds whose send tick is remembered */
 
 /* ---- the core ------------------------------------------------------------ */
 struct sampan_raft {
@@ -173,6 +216,31 @@ struct sampan_raft {
     /* What the last Ready recorded as persisted. */
     struct sampan_hard_state prev_hs;
 
+    /* Snapshots: our newest snapshot, a snapshot being received, and what
+     * the next Ready must carry about them. */
+    struct sampan_snapshot_meta snap;
+    bool recv_active;
+    struct sampan_snapshot_meta recv_meta;
+    uint64_t recv_from;
+    uint64_t recv_term; /* leader term the transfer belongs to */
+    uint64_t recv_offset;
+    struct vec snap_chunks; /* struct sampan_snapshot_chunk */
+    struct vec snap_reads;  /* struct sampan_snapshot_read  */
+    bool install_pending;
+    struct sampan_snapshot_meta install;
+
+    /* ReadIndex: requests awaiting confirmation, and confirmed ones. */
+    struct vec reads;       /* struct pending_read */
+    struct vec read_states; /* struct sampan_read_state */
+    uint64_t hb_round;      /* heartbeat rounds broadcast in this term */
+    uint64_t round_tick[READ_ROUND_TICKS];
+    bool read_round_wanted;
+    uint32_t boot_quiet; /* lease reads: ticks left refusing votes */
+
+    /* Leadership transfer. */
+    uint64_t transferee;
+    uint32_t transfer_elapsed;
+
     /* The outstanding Ready, if any, and the arrays it owns. */
     bool ready_out;
     struct sampan_ready out;
@@ -191,6 +259,8 @@ void raft_send(struct sampan_raft *r, struct sampan_msg *m, bool after_persist);
 
 /* election.c */
 void election_campaign(struct sampan_raft *r, bool pre_vote);
+/* Campaigns at once without PreVote, marked as a transfer (TIMEOUT_NOW). */
+void election_campaign_transfer(struct sampan_raft *r);
 int election_on_vote_request(struct sampan_raft *r, const struct sampan_msg *m);
 int election_on_vote_response(struct sampan_raft *r,
                               const struct sampan_msg *m);
@@ -200,6 +270,7 @@ bool election_in_lease(const struct sampan_raft *r);
 void replication_flush(struct sampan_raft *r);
 void replication_bcast_heartbeat(struct sampan_raft *r);
 void replication_want_send_all(struct sampan_raft *r);
+void replication_want_send(struct sampan_raft *r, struct progress *pr);
 int replication_append_local(struct sampan_raft *r, uint8_t type,
                              const void *data, uint32_t len, uint64_t *index);
 int replication_on_append(struct sampan_raft *r, const struct sampan_msg *m);
@@ -210,6 +281,27 @@ int replication_on_heartbeat_response(struct sampan_raft *r,
                                       const struct sampan_msg *m);
 int replication_on_propose(struct sampan_raft *r, const struct sampan_msg *m);
 bool replication_maybe_commit(struct sampan_raft *r);
+void replication_hear_from_leader(struct sampan_raft *r,
+                                  const struct sampan_msg *m);
+
+/* read_index.c */
+int read_index_request(struct sampan_raft *r, uint64_t context, uint64_t from);
+void read_index_advance(struct sampan_raft *r);
+void read_index_reset(struct sampan_raft *r);
+int read_index_on_response(struct sampan_raft *r, const struct sampan_msg *m);
+bool read_index_lease_valid(const struct sampan_raft *r);
+
+/* transfer.c */
+void transfer_maybe_send_timeout_now(struct sampan_raft *r,
+                                     struct progress *pr);
+void transfer_tick(struct sampan_raft *r);
+int transfer_on_timeout_now(struct sampan_raft *r, const struct sampan_msg *m);
+
+/* snapshot.c */
+void snapshot_start_send(struct sampan_raft *r, struct progress *pr);
+int snapshot_on_chunk(struct sampan_raft *r, const struct sampan_msg *m);
+int snapshot_on_response(struct sampan_raft *r, const struct sampan_msg *m);
+void snapshot_on_heartbeat_response(struct sampan_raft *r, struct progress *pr);
 
 /* validate.c */
 int validate_config(const struct sampan_raft_config *cfg);

@@ -226,3 +226,48 @@ uint64_t log_bytes_between(const struct raft_log *l, uint64_t lo, uint64_t hi)
     }
     return total;
 }
+
+void log_compact_to(struct raft_log *l, uint64_t index)
+{
+    if (index <= l->offset) {
+        return;
+    }
+    if (index > log_last_index(l)) {
+        index = log_last_index(l);
+    }
+    size_t drop = (size_t)(index - l->offset);
+    l->offset_term = l->ents[drop - 1].term;
+    for (size_t i = 0; i < drop; i++) {
+        payload_unref(l->ents[i].data);
+    }
+    memmove(l->ents, l->ents + drop, (l->n - drop) * sizeof(*l->ents));
+    l->n -= drop;
+    l->offset = index;
+    /* Give memory back: a log that shrank to a quarter of its array gets
+     * a smaller one, so compaction really frees what it discards. */
+    if (l->cap > 64 && l->n < l->cap / 4) {
+        size_t cap = l->n * 2 > 64 ? l->n * 2 : 64;
+        struct sampan_entry *ents = realloc(l->ents, cap * sizeof(*ents));
+        if (ents != NULL) {
+            l->ents = ents;
+            l->cap = cap;
+        }
+    }
+}
+
+void log_restore(struct raft_log *l, uint64_t index, uint64_t term)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        payload_unref(l->ents[i].data);
+    }
+    free(l->ents);
+    l->ents = NULL;
+    l->n = 0;
+    l->cap = 0;
+    l->offset = index;
+    l->offset_term = term;
+    l->committed = index;
+    l->stable = index;
+    l->handed = index;
+    /* `applied` moves when the Ready carrying the snapshot is advanced. */
+}

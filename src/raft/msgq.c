@@ -36,13 +36,22 @@ void msgq_push(struct msgq *q, struct sampan_msg *m)
     return;
 drop:
     q->dropped++;
+    msg_release(m);
+}
+
+void msg_release(struct sampan_msg *m)
+{
     entries_release(m->entries, m->n_entries);
+    m->entries = NULL;
+    m->n_entries = 0;
+    payload_unref(m->data);
+    m->data = NULL;
 }
 
 void msgq_clear(struct msgq *q)
 {
     for (size_t i = 0; i < q->n; i++) {
-        entries_release(q->msgs[i].entries, q->msgs[i].n_entries);
+        msg_release(&q->msgs[i]);
     }
     q->n = 0;
 }

@@ -47,6 +47,13 @@ void progress_reset(struct progress *p, uint64_t next)
     p->probe_sent = false;
     p->last_heard = 0;
     p->want_send = false;
+    p->send_empty = false;
+    p->acked_round = 0;
+    p->snap_index = 0;
+    p->snap_offset = 0;
+    p->snap_read_pending = false;
+    p->snap_chunk_sent = false;
+    p->timeout_now_sent = false;
     inflights_reset(&p->inflights);
 }
 
@@ -58,6 +65,9 @@ static bool inflights_full(const struct inflights *in)
 
 bool progress_is_paused(const struct progress *p)
 {
+    if (p->state == PROGRESS_SNAPSHOT) {
+        return true; /* AppendEntries wait until the snapshot is in */
+    }
     if (p->state == PROGRESS_PROBE) {
         return p->probe_sent;
     }
@@ -91,10 +101,11 @@ bool progress_maybe_decrease(struct progress *p, uint64_t rejected,
                              uint64_t probe_from)
 {
     if (p->state == PROGRESS_REPLICATE) {
-        /* A rejection at or below match is from an older, reordered
-         * message. Otherwise the pipeline broke: probe from just past the
-         * match point. */
-        if (rejected <= p->match) {
+        /* A rejection below match is from an older, reordered message.
+         * One exactly at match is not stale: the entries it carried were
+         * dropped (it overtook the message that made `match`), so the
+         * pipeline broke: probe again from just past the match point. */
+        if (rejected < p->match) {
             return false;
         }
         p->next = p->match + 1;
@@ -151,4 +162,15 @@ void progress_sent(struct progress *p, uint64_t last_index, uint64_t bytes,
     } else {
         p->probe_sent = true;
     }
+}
+
+void progress_become_snapshot(struct progress *p, uint64_t snap_index)
+{
+    p->state = PROGRESS_SNAPSHOT;
+    p->probe_sent = false;
+    p->snap_index = snap_index;
+    p->snap_offset = 0;
+    p->snap_read_pending = false;
+    p->snap_chunk_sent = false;
+    inflights_reset(&p->inflights);
 }

@@ -18,6 +18,11 @@ void sampan_raft_config_default(struct sampan_raft_config *cfg)
     cfg->max_uncommitted_bytes = 64u << 20;
     cfg->max_entry_bytes = 16u << 20;
     cfg->max_ready_msgs = 4096;
+    cfg->snapshot_trailing = 0;
+    cfg->snapshot_chunk_bytes = 1u << 20;
+    cfg->max_pending_reads = 4096;
+    cfg->lease_reads = false;
+    cfg->lease_margin_ticks = 2;
 }
 
 int raft_voter_slot(const struct sampan_raft *r, uint64_t id)
@@ -56,6 +61,13 @@ int sampan_raft_new(const struct sampan_raft_config *cfg,
     r->prng = cfg->seed ^ (cfg->id * 0x9e3779b97f4a7c15ull);
     msgq_init(&r->msgs, cfg->max_ready_msgs);
     msgq_init(&r->msgs_after, cfg->max_ready_msgs);
+    vec_init(&r->snap_chunks, sizeof(struct sampan_snapshot_chunk),
+             cfg->max_ready_msgs);
+    vec_init(&r->snap_reads, sizeof(struct sampan_snapshot_read),
+             SAMPAN_MAX_VOTERS);
+    vec_init(&r->reads, sizeof(struct pending_read), cfg->max_pending_reads);
+    vec_init(&r->read_states, sizeof(struct sampan_read_state),
+             cfg->max_pending_reads);
     for (uint32_t i = 0; i < cfg->members.n_voters; i++) {
         rv = progress_init(&r->prs[i], cfg->members.voters[i],
                            cfg->max_inflight_msgs, cfg->max_inflight_bytes);
@@ -73,8 +85,12 @@ int sampan_raft_new(const struct sampan_raft_config *cfg,
             sampan_raft_free(r);
             return rv;
         }
-        /* What we booted from is on disk already. */
+        /* What we booted from is on disk already; the application
+         * restored its state from the snapshot. */
         r->log.stable = r->log.handed = log_last_index(&r->log);
+        r->snap.index = boot->snapshot_index;
+        r->snap.term = boot->snapshot_term;
+        r->snap.conf = cfg->members;
         r->term = boot->hard_state.term;
         r->vote = boot->hard_state.vote;
         if (log_last_term(&r->log) > r->term) {
@@ -85,6 +101,13 @@ int sampan_raft_new(const struct sampan_raft_config *cfg,
     r->prev_hs.term = r->term;
     r->prev_hs.vote = r->vote;
     raft_become_follower(r, r->term, SAMPAN_NONE);
+    if (cfg->lease_reads) {
+        /* A restarted node forgot which leader it heard from last, so it
+         * refuses votes for an election timeout, as if it had just heard
+         * from one: otherwise it could help elect a new leader while the
+         * old one still serves reads from its lease. */
+        r->boot_quiet = cfg->election_ticks;
+    }
     *out = r;
     return 0;
 }
@@ -99,6 +122,14 @@ void sampan_raft_free(struct sampan_raft *r)
     ready_release(r);
     msgq_destroy(&r->msgs);
     msgq_destroy(&r->msgs_after);
+    struct sampan_snapshot_chunk *chunks = r->snap_chunks.items;
+    for (size_t i = 0; i < r->snap_chunks.n; i++) {
+        payload_unref(chunks[i].data);
+    }
+    vec_destroy(&r->snap_chunks);
+    vec_destroy(&r->snap_reads);
+    vec_destroy(&r->reads);
+    vec_destroy(&r->read_states);
     for (size_t i = 0; i < r->n_prs; i++) {
         progress_destroy(&r->prs[i]);
     }
@@ -125,6 +156,9 @@ static void reset_term_state(struct sampan_raft *r, uint64_t term)
     r->heartbeat_elapsed = 0;
     r->uncommitted_bytes = 0;
     r->flush_pending = false;
+    r->transferee = SAMPAN_NONE;
+    r->transfer_elapsed = 0;
+    read_index_reset(r);
     memset(r->votes_granted, 0, sizeof(r->votes_granted));
     memset(r->votes_rejected, 0, sizeof(r->votes_rejected));
     raft_reset_election_timer(r);
@@ -206,6 +240,7 @@ static void tick_leader(struct sampan_raft *r)
     if (r->election_elapsed >= r->cfg.election_ticks) {
         r->election_elapsed = 0;
     }
+    transfer_tick(r);
     /* A leader cut off from the majority steps down as soon as it has not
      * heard from one for an election timeout, so it stops claiming
      * leadership (and serving reads) about when the others may elect a new
@@ -223,6 +258,9 @@ static void tick_leader(struct sampan_raft *r)
 void sampan_raft_tick(struct sampan_raft *r)
 {
     r->ticks++;
+    if (r->boot_quiet > 0) {
+        r->boot_quiet--;
+    }
     if (r->role == SAMPAN_LEADER) {
         tick_leader(r);
         return;
@@ -260,7 +298,9 @@ static bool is_from_leader(uint8_t type)
  * when the message is to be ignored. */
 static bool step_higher_term(struct sampan_raft *r, const struct sampan_msg *m)
 {
-    if (is_vote_request(m->type) && election_in_lease(r)) {
+    bool transfer =
+        m->type == SAMPAN_MSG_VOTE && m->context == SAMPAN_CAMPAIGN_TRANSFER;
+    if (is_vote_request(m->type) && !transfer && election_in_lease(r)) {
         /* Leader stickiness (thesis section 4.2.3): we heard from a live
          * leader within the minimum election timeout, so a disruptive
          * candidate is ignored and our term is left alone. */
@@ -332,11 +372,25 @@ int sampan_raft_step(struct sampan_raft *r, const struct sampan_msg *m)
         return replication_on_heartbeat_response(r, m);
     case SAMPAN_MSG_PROPOSE:
         return replication_on_propose(r, m);
+    case SAMPAN_MSG_TIMEOUT_NOW:
+        return transfer_on_timeout_now(r, m);
+    case SAMPAN_MSG_READ_INDEX:
+        rv = read_index_request(r, m->context, m->from);
+        return rv == SAMPAN_EBUSY ? 0 : rv; /* dropped like a lost msg */
+    case SAMPAN_MSG_READ_INDEX_RESP:
+        return read_index_on_response(r, m);
+    case SAMPAN_MSG_SNAPSHOT:
+        return snapshot_on_chunk(r, m);
+    case SAMPAN_MSG_SNAPSHOT_RESP:
+        return snapshot_on_response(r, m);
     default:
-        /* TIMEOUT_NOW and READ_INDEX are accepted by validation but handled
-         * once transfer and ReadIndex land; until then they are ignored. */
         return 0;
     }
+}
+
+int sampan_raft_read_index(struct sampan_raft *r, uint64_t context)
+{
+    return read_index_request(r, context, r->id);
 }
 
 int sampan_raft_propose(struct sampan_raft *r, const void *data, size_t len,
@@ -390,6 +444,10 @@ void sampan_raft_status(const struct sampan_raft *r, struct sampan_status *st)
     st->last_term = log_last_term(&r->log);
     st->first_index = r->log.offset + 1;
     st->stable_index = r->log.stable;
+    st->snapshot_index = r->snap.index;
+    st->lead_transferee = r->transferee;
+    st->log_bytes =
+        log_bytes_between(&r->log, r->log.offset + 1, log_last_index(&r->log));
 }
 
 int sampan_raft_term_at(const struct sampan_raft *r, uint64_t index,
@@ -413,15 +471,19 @@ static void ready_release(struct sampan_raft *r)
     entries_release(rd->entries, rd->n_entries);
     entries_release(rd->committed, rd->n_committed);
     for (size_t i = 0; i < rd->n_messages; i++) {
-        entries_release(rd->messages[i].entries, rd->messages[i].n_entries);
+        msg_release(&rd->messages[i]);
     }
     free(rd->messages);
     for (size_t i = 0; i < rd->n_persisted_messages; i++) {
-        entries_release(rd->persisted_messages[i].entries,
-                        rd->persisted_messages[i].n_entries);
+        msg_release(&rd->persisted_messages[i]);
     }
     free(rd->persisted_messages);
     free(rd->read_states);
+    for (size_t i = 0; i < rd->n_snapshot_chunks; i++) {
+        payload_unref(rd->snapshot_chunks[i].data);
+    }
+    free(rd->snapshot_chunks);
+    free(rd->snapshot_reads);
     memset(rd, 0, sizeof(*rd));
     r->ready_out = false;
 }
@@ -436,7 +498,10 @@ bool sampan_raft_has_ready(const struct sampan_raft *r)
     uint64_t commit = l->committed < last ? l->committed : last;
     return r->term != r->prev_hs.term || r->vote != r->prev_hs.vote ||
            l->handed < last || r->msgs.n > 0 || r->msgs_after.n > 0 ||
-           r->flush_pending || commit > l->applied;
+           r->flush_pending || commit > l->applied || r->install_pending ||
+           r->snap_chunks.n > 0 || r->snap_reads.n > 0 ||
+           r->read_states.n > 0 ||
+           (r->read_round_wanted && r->role == SAMPAN_LEADER);
 }
 
 int sampan_raft_ready(struct sampan_raft *r, struct sampan_ready *rd)
@@ -446,6 +511,11 @@ int sampan_raft_ready(struct sampan_raft *r, struct sampan_ready *rd)
         return SAMPAN_ESTATE;
     }
     replication_flush(r);
+    if (r->read_round_wanted && r->role == SAMPAN_LEADER) {
+        /* One heartbeat round confirms every read queued since the last
+         * one (batched ReadIndex). */
+        replication_bcast_heartbeat(r);
+    }
     struct sampan_ready *out = &r->out;
     memset(out, 0, sizeof(*out));
     struct raft_log *l = &r->log;
@@ -466,17 +536,29 @@ int sampan_raft_ready(struct sampan_raft *r, struct sampan_ready *rd)
         out->n_entries = (size_t)(last - l->handed);
     }
     uint64_t commit = l->committed < last ? l->committed : last;
-    if (commit > l->applied) {
-        const struct sampan_entry *first = log_entry(l, l->applied + 1);
-        rv = entries_share(first, (size_t)(commit - l->applied),
-                           &out->committed);
+    uint64_t applied = l->applied;
+    if (r->install_pending) {
+        out->has_snapshot = true;
+        out->snapshot = r->install;
+        applied = r->install.index; /* the restore brings state to here */
+    }
+    if (applied < l->offset) {
+        applied = l->offset; /* cannot happen: compaction needs applied */
+    }
+    if (commit > applied) {
+        const struct sampan_entry *first = log_entry(l, applied + 1);
+        rv = entries_share(first, (size_t)(commit - applied), &out->committed);
         if (rv != 0) {
             entries_release(out->entries, out->n_entries);
             memset(out, 0, sizeof(*out));
             return rv;
         }
-        out->n_committed = (size_t)(commit - l->applied);
+        out->n_committed = (size_t)(commit - applied);
     }
+    r->install_pending = false;
+    out->snapshot_chunks = vec_take(&r->snap_chunks, &out->n_snapshot_chunks);
+    out->snapshot_reads = vec_take(&r->snap_reads, &out->n_snapshot_reads);
+    out->read_states = vec_take(&r->read_states, &out->n_read_states);
     /* Hand the message queues over whole; the core starts new ones. */
     out->messages = r->msgs.msgs;
     out->n_messages = r->msgs.n;
@@ -509,6 +591,9 @@ int sampan_raft_advance(struct sampan_raft *r, const struct sampan_ready *rd)
         if (log_match_term(l, e->index, e->term) && e->index > l->stable) {
             l->stable = e->index;
         }
+    }
+    if (out->has_snapshot && out->snapshot.index > l->applied) {
+        l->applied = out->snapshot.index;
     }
     if (out->n_committed > 0) {
         uint64_t applied = out->committed[out->n_committed - 1].index;

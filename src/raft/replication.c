@@ -23,7 +23,7 @@ void replication_want_send_all(struct sampan_raft *r)
     }
 }
 
-static void want_send(struct sampan_raft *r, struct progress *pr)
+void replication_want_send(struct sampan_raft *r, struct progress *pr)
 {
     pr->want_send = true;
     r->flush_pending = true;
@@ -34,6 +34,9 @@ int replication_append_local(struct sampan_raft *r, uint8_t type,
 {
     if (r->role != SAMPAN_LEADER) {
         return SAMPAN_ENOTLEADER;
+    }
+    if (r->transferee != SAMPAN_NONE && type == SAMPAN_ENTRY_NORMAL) {
+        return SAMPAN_ETRANSFER; /* thesis 3.10: the target must catch up */
     }
     /* Bound the memory of entries that cannot commit (for example while a
      * majority is unreachable). A lone oversized entry is still admitted
@@ -71,14 +74,19 @@ static void send_append(struct sampan_raft *r, struct progress *pr)
         uint64_t prev = pr->next - 1;
         uint64_t prev_term;
         if (log_term(l, prev, &prev_term) != 0) {
-            /* The follower needs entries we no longer hold; snapshot
-             * installation takes over here. */
+            /* The follower needs entries we no longer hold: send it our
+             * snapshot instead (section 7). */
+            snapshot_start_send(r, pr);
             return;
         }
         bool has_entries = pr->next <= last;
-        /* In probe state an empty AppendEntries still checks the match. */
-        if (!has_entries &&
-            (pr->state == PROGRESS_REPLICATE || pr->match >= prev)) {
+        /* In probe state an empty AppendEntries still checks the match; in
+         * replicate state one is sent when a heartbeat answer shows the
+         * follower behind with nothing left to send (a batch was lost). */
+        bool empty_ok =
+            pr->state == PROGRESS_REPLICATE ? pr->send_empty : pr->match < prev;
+        pr->send_empty = false;
+        if (!has_entries && !empty_ok) {
             return;
         }
         uint64_t bytes = 0;
@@ -122,6 +130,11 @@ void replication_flush(struct sampan_raft *r)
 
 void replication_bcast_heartbeat(struct sampan_raft *r)
 {
+    /* Each broadcast is a numbered round; answers echo the number, which
+     * confirms pending ReadIndex requests (read_index.c). */
+    r->hb_round++;
+    r->round_tick[r->hb_round % READ_ROUND_TICKS] = r->ticks;
+    r->read_round_wanted = false;
     for (size_t i = 0; i < r->n_prs; i++) {
         struct progress *pr = &r->prs[i];
         if (pr->id == r->id) {
@@ -131,8 +144,10 @@ void replication_bcast_heartbeat(struct sampan_raft *r)
          * its log beyond `match` may still differ from ours. */
         uint64_t commit =
             pr->match < r->log.committed ? pr->match : r->log.committed;
-        struct sampan_msg m = {
-            .type = SAMPAN_MSG_HEARTBEAT, .to = pr->id, .commit = commit};
+        struct sampan_msg m = {.type = SAMPAN_MSG_HEARTBEAT,
+                               .to = pr->id,
+                               .commit = commit,
+                               .context = r->hb_round};
         raft_send(r, &m, false);
     }
 }
@@ -160,7 +175,8 @@ bool replication_maybe_commit(struct sampan_raft *r)
     return true;
 }
 
-static void hear_from_leader(struct sampan_raft *r, const struct sampan_msg *m)
+void replication_hear_from_leader(struct sampan_raft *r,
+                                  const struct sampan_msg *m)
 {
     if (r->role != SAMPAN_FOLLOWER) {
         /* Section 5.2: a candidate that hears from a leader of its own term
@@ -174,7 +190,7 @@ static void hear_from_leader(struct sampan_raft *r, const struct sampan_msg *m)
 int replication_on_append(struct sampan_raft *r, const struct sampan_msg *m)
 {
     struct raft_log *l = &r->log;
-    hear_from_leader(r, m);
+    replication_hear_from_leader(r, m);
     struct sampan_msg resp = {.type = SAMPAN_MSG_APPEND_RESP, .to = m->from};
     if (m->index < l->committed) {
         /* Everything up to our commit index is settled; say so, and the
@@ -211,7 +227,7 @@ int replication_on_append(struct sampan_raft *r, const struct sampan_msg *m)
 
 int replication_on_heartbeat(struct sampan_raft *r, const struct sampan_msg *m)
 {
-    hear_from_leader(r, m);
+    replication_hear_from_leader(r, m);
     uint64_t last = log_last_index(&r->log);
     commit_to(r, m->commit < last ? m->commit : last);
     struct sampan_msg resp = {.type = SAMPAN_MSG_HEARTBEAT_RESP,
@@ -227,6 +243,9 @@ int replication_on_append_response(struct sampan_raft *r,
     if (r->role != SAMPAN_LEADER) {
         return 0;
     }
+    if (!m->reject && m->index > log_last_index(&r->log)) {
+        return SAMPAN_EINVAL; /* acknowledges entries we never had */
+    }
     struct progress *pr = raft_progress(r, m->from);
     pr->last_heard = r->ticks;
     if (m->reject) {
@@ -236,12 +255,9 @@ int replication_on_append_response(struct sampan_raft *r,
             if (pr->state == PROGRESS_REPLICATE) {
                 progress_become_probe(pr);
             }
-            want_send(r, pr);
+            replication_want_send(r, pr);
         }
         return 0;
-    }
-    if (m->index > log_last_index(&r->log)) {
-        return SAMPAN_EINVAL; /* acknowledges entries we never had */
     }
     if (progress_maybe_update(pr, m->index)) {
         if (pr->state == PROGRESS_PROBE) {
@@ -249,10 +265,13 @@ int replication_on_append_response(struct sampan_raft *r,
         } else {
             inflights_free_to(&pr->inflights, m->index);
         }
-        replication_maybe_commit(r);
+        if (replication_maybe_commit(r)) {
+            read_index_advance(r);
+        }
     }
+    transfer_maybe_send_timeout_now(r, pr);
     if (pr->match < log_last_index(&r->log)) {
-        want_send(r, pr);
+        replication_want_send(r, pr);
     }
     return 0;
 }
@@ -266,6 +285,11 @@ int replication_on_heartbeat_response(struct sampan_raft *r,
     struct progress *pr = raft_progress(r, m->from);
     pr->last_heard = r->ticks;
     pr->probe_sent = false;
+    if (m->context > pr->acked_round && m->context <= r->hb_round) {
+        pr->acked_round = m->context;
+        read_index_advance(r);
+    }
+    snapshot_on_heartbeat_response(r, pr);
     /* If every AppendEntries of a full window was lost, nothing would ever
      * answer: let one more through so a rejection can reset the pipeline. */
     if (pr->state == PROGRESS_REPLICATE &&
@@ -274,7 +298,8 @@ int replication_on_heartbeat_response(struct sampan_raft *r,
                           pr->inflights.last_index[pr->inflights.start]);
     }
     if (pr->match < log_last_index(&r->log)) {
-        want_send(r, pr);
+        pr->send_empty = true;
+        replication_want_send(r, pr);
     }
     return 0;
 }

@@ -34,8 +34,28 @@ int validate_config(const struct sampan_raft_config *cfg)
     }
     if (cfg->max_inflight_msgs == 0 || cfg->max_msg_bytes == 0 ||
         cfg->max_ready_msgs == 0 || cfg->max_entry_bytes == 0 ||
-        cfg->max_entry_bytes > UINT32_MAX || cfg->max_uncommitted_bytes == 0) {
+        cfg->max_entry_bytes > UINT32_MAX || cfg->max_uncommitted_bytes == 0 ||
+        cfg->snapshot_chunk_bytes == 0 || cfg->max_pending_reads == 0) {
         return SAMPAN_EINVAL;
+    }
+    /* A lease is only sound if the leader steps down when it loses the
+     * majority, and if the margin leaves some lease at all. */
+    if (cfg->lease_reads && (cfg->disable_check_quorum ||
+                             cfg->lease_margin_ticks >= cfg->election_ticks)) {
+        return SAMPAN_EINVAL;
+    }
+    return 0;
+}
+
+static int validate_membership(const struct sampan_membership *mb)
+{
+    if (mb->n_voters == 0 || mb->n_voters > SAMPAN_MAX_VOTERS) {
+        return SAMPAN_EINVAL;
+    }
+    for (uint32_t i = 0; i < mb->n_voters; i++) {
+        if (mb->voters[i] == SAMPAN_NONE) {
+            return SAMPAN_EINVAL;
+        }
     }
     return 0;
 }
@@ -77,7 +97,7 @@ static int validate_run(const struct sampan_entry *e, size_t n,
 int validate_boot(const struct sampan_boot *boot)
 {
     const struct sampan_hard_state *hs = &boot->hard_state;
-    if (boot->snapshot_term > hs->term ||
+    if (hs->term > SAMPAN_MAX_TERM || boot->snapshot_term > hs->term ||
         (boot->snapshot_index == 0) != (boot->snapshot_term == 0)) {
         return SAMPAN_EINVAL;
     }
@@ -99,11 +119,14 @@ int validate_msg(const struct sampan_raft *r, const struct sampan_msg *m)
     }
     bool termless =
         m->type == SAMPAN_MSG_PROPOSE || m->type == SAMPAN_MSG_READ_INDEX;
-    if (!termless && m->term == 0) {
+    if ((!termless && m->term == 0) || m->term > SAMPAN_MAX_TERM) {
         return SAMPAN_EINVAL;
     }
     if (m->n_entries > 0 && m->type != SAMPAN_MSG_APPEND &&
         m->type != SAMPAN_MSG_PROPOSE) {
+        return SAMPAN_EINVAL;
+    }
+    if ((m->len > 0 || m->data != NULL) && m->type != SAMPAN_MSG_SNAPSHOT) {
         return SAMPAN_EINVAL;
     }
     for (size_t i = 0; i < m->n_entries; i++) {
@@ -129,6 +152,15 @@ int validate_msg(const struct sampan_raft *r, const struct sampan_msg *m)
          * prevLogTerm and no newer than the leader's term. */
         return validate_run(m->entries, m->n_entries, m->index + 1, m->log_term,
                             m->term);
+    case SAMPAN_MSG_SNAPSHOT:
+        if (m->snapshot.index == 0 || m->snapshot.term == 0 ||
+            m->snapshot.term > m->term ||
+            validate_membership(&m->snapshot.conf) != 0 ||
+            (m->len > 0 && m->data == NULL) ||
+            m->len > r->cfg.max_entry_bytes || m->offset + m->len < m->offset) {
+            return SAMPAN_EINVAL;
+        }
+        break;
     case SAMPAN_MSG_APPEND_RESP:
         if (m->reject && (m->hint_index > m->index ||
                           (m->hint_index == 0 && m->hint_term != 0))) {
