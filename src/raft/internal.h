@@ -30,6 +30,7 @@ struct raft_log {
     uint64_t applied; /* highest index handed out for applying            */
     uint64_t stable;  /* highest index acknowledged durable              */
     uint64_t handed;  /* highest index handed out for persistence        */
+    uint64_t bytes;   /* payload bytes of the entries held               */
 };
 
 void log_init(struct raft_log *l, uint64_t offset, uint64_t offset_term);

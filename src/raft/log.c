@@ -102,6 +102,7 @@ int log_append_owned(struct raft_log *l, uint64_t term, uint8_t type,
     e->len = len;
     e->data = data;
     l->n++;
+    l->bytes += len;
     return 0;
 }
 
@@ -133,6 +134,7 @@ void log_truncate_after(struct raft_log *l, uint64_t index)
     }
     size_t keep = (size_t)(index - l->offset);
     for (size_t i = keep; i < l->n; i++) {
+        l->bytes -= l->ents[i].len;
         payload_unref(l->ents[i].data);
     }
     l->n = keep;
@@ -238,6 +240,7 @@ void log_compact_to(struct raft_log *l, uint64_t index)
     size_t drop = (size_t)(index - l->offset);
     l->offset_term = l->ents[drop - 1].term;
     for (size_t i = 0; i < drop; i++) {
+        l->bytes -= l->ents[i].len;
         payload_unref(l->ents[i].data);
     }
     memmove(l->ents, l->ents + drop, (l->n - drop) * sizeof(*l->ents));
@@ -264,6 +267,7 @@ void log_restore(struct raft_log *l, uint64_t index, uint64_t term)
     l->ents = NULL;
     l->n = 0;
     l->cap = 0;
+    l->bytes = 0;
     l->offset = index;
     l->offset_term = term;
     l->committed = index;

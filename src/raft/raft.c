@@ -446,8 +446,7 @@ void sampan_raft_status(const struct sampan_raft *r, struct sampan_status *st)
     st->stable_index = r->log.stable;
     st->snapshot_index = r->snap.index;
     st->lead_transferee = r->transferee;
-    st->log_bytes =
-        log_bytes_between(&r->log, r->log.offset + 1, log_last_index(&r->log));
+    st->log_bytes = r->log.bytes;
 }
 
 int sampan_raft_term_at(const struct sampan_raft *r, uint64_t index,
@@ -606,8 +605,9 @@ int sampan_raft_advance(struct sampan_raft *r, const struct sampan_ready *rd)
         /* The leader's own copy counts toward a majority only once it is
          * durable (thesis section 10.2.1). */
         struct progress *self = raft_progress(r, r->id);
-        if (progress_maybe_update(self, l->stable)) {
-            replication_maybe_commit(r);
+        if (progress_maybe_update(self, l->stable) &&
+            replication_maybe_commit(r)) {
+            read_index_advance(r); /* an own-term commit releases reads */
         }
     }
     return 0;

@@ -314,7 +314,10 @@ int replication_on_propose(struct sampan_raft *r, const struct sampan_msg *m)
         int rv = replication_append_local(r, SAMPAN_ENTRY_NORMAL, e->data,
                                           e->len, NULL);
         if (rv != 0) {
-            return rv == SAMPAN_EBUSY ? 0 : rv; /* dropped like a lost msg */
+            /* Over the uncommitted bound or during a transfer: dropped
+             * like a lost message; the proposer learns nothing applied
+             * and retries. */
+            return rv == SAMPAN_EBUSY || rv == SAMPAN_ETRANSFER ? 0 : rv;
         }
     }
     return 0;

@@ -42,7 +42,7 @@ const char *sampan_strerror(int err)
 
 const char *sampan_msg_type_name(int type)
 {
-    static const char *const names[] = {
+    static const char *const names[SAMPAN_MSG_TYPE_MAX + 1] = {
         [SAMPAN_MSG_PREVOTE] = "PreVote",
         [SAMPAN_MSG_PREVOTE_RESP] = "PreVoteResp",
         [SAMPAN_MSG_VOTE] = "Vote",
@@ -55,6 +55,8 @@ const char *sampan_msg_type_name(int type)
         [SAMPAN_MSG_TIMEOUT_NOW] = "TimeoutNow",
         [SAMPAN_MSG_READ_INDEX] = "ReadIndex",
         [SAMPAN_MSG_READ_INDEX_RESP] = "ReadIndexResp",
+        [SAMPAN_MSG_SNAPSHOT] = "Snapshot",
+        [SAMPAN_MSG_SNAPSHOT_RESP] = "SnapshotResp",
     };
     if (type < 1 || type > SAMPAN_MSG_TYPE_MAX) {
         return "Unknown";

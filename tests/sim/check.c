@@ -88,7 +88,9 @@ static uint64_t logmap_get_or_put(struct sim *s, uint64_t index, uint64_t term,
         }
         i = (i + 1) & (m->cap - 1);
     }
-    logmap_insert_raw(m, index, term, value);
+    if (value != 0) {
+        logmap_insert_raw(m, index, term, value);
+    }
     return value;
 }
 
@@ -146,13 +148,34 @@ void check_written(struct sim *s, struct sim_node *nd,
     }
 }
 
+void check_restore_prefix(struct sim *s, struct sim_node *nd, uint64_t index,
+                          uint64_t term)
+{
+    prefix_reserve(nd, index);
+    nd->prefix_last = index;
+    if (index == 0) {
+        nd->prefix[0] = 0;
+        return;
+    }
+    /* The snapshot's last entry was written by some node before: its
+     * prefix hash is known, and the log continues from it. */
+    uint64_t h = logmap_get_or_put(s, index, term, 0);
+    SIM_ASSERT(s, h != 0,
+               "n%llu installed a snapshot ending at (index %llu, term %llu), "
+               "an entry no node ever wrote",
+               (unsigned long long)nd->id, (unsigned long long)index,
+               (unsigned long long)term);
+    nd->prefix[index] = h;
+}
+
 void check_rebuild_prefix(struct sim *s, struct sim_node *nd)
 {
-    nd->prefix_last = 0;
-    prefix_reserve(nd, 0);
-    nd->prefix[0] = 0;
+    const struct sim_snapshot *snap = &nd->disk.snap;
+    check_restore_prefix(s, nd, snap->meta.index, snap->meta.term);
     for (size_t i = 0; i < nd->disk.n; i++) {
-        record_written(s, nd, &nd->disk.ents[i]);
+        if (nd->disk.ents[i].index > snap->meta.index) {
+            record_written(s, nd, &nd->disk.ents[i]);
+        }
     }
 }
 
@@ -193,6 +216,21 @@ static void record_committed(struct sim *s, struct sim_node *nd, uint64_t index,
     }
 }
 
+static void applied_reserve(struct sim_applied *a, uint64_t index)
+{
+    if (index < a->cap) {
+        return;
+    }
+    size_t cap = a->cap ? a->cap * 2 : 256;
+    while (cap <= index) {
+        cap *= 2;
+    }
+    a->hash = grow(a->hash, a->cap, cap, sizeof(uint64_t));
+    a->ehash = grow(a->ehash, a->cap, cap, sizeof(uint64_t));
+    a->term = grow(a->term, a->cap, cap, sizeof(uint64_t));
+    a->cap = cap;
+}
+
 void check_applied(struct sim *s, struct sim_node *nd,
                    const struct sampan_entry *e)
 {
@@ -204,19 +242,64 @@ void check_applied(struct sim *s, struct sim_node *nd,
     }
     uint64_t h = entry_hash(e);
     record_committed(s, nd, e->index, e->term, h, "applied");
-    if (e->index >= a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 256;
-        while (cap <= e->index) {
-            cap *= 2;
-        }
-        a->hash = grow(a->hash, a->cap, cap, sizeof(uint64_t));
-        a->term = grow(a->term, a->cap, cap, sizeof(uint64_t));
-        a->cap = cap;
-    }
+    applied_reserve(a, e->index);
     /* The harness identifies commands by the hash of their bytes alone. */
     a->hash[e->index] = e->len ? sim_hash(e->data, e->len) : 1;
+    a->ehash[e->index] = h;
     a->term[e->index] = e->term;
     a->last = e->index;
+}
+
+/* ---- the simulated state machine's snapshots ------------------------------
+ */
+
+void sim_snapshot_encode(struct sim *s, struct sim_node *nd, uint64_t index,
+                         struct sim_snapshot *out)
+{
+    const struct sim_applied *a = &nd->applied;
+    SIM_ASSERT(s, index <= a->last, "n%llu snapshot at %llu past applied %llu",
+               (unsigned long long)nd->id, (unsigned long long)index,
+               (unsigned long long)a->last);
+    out->len = (size_t)index * 24;
+    out->data = grow(NULL, 0, out->len ? out->len : 1, 1);
+    for (uint64_t i = 1; i <= index; i++) {
+        uint64_t rec[3] = {a->term[i], a->ehash[i], a->hash[i]};
+        memcpy(out->data + (i - 1) * 24, rec, 24);
+    }
+    out->meta.index = index;
+    out->meta.term = index ? a->term[index] : 0;
+}
+
+void check_restored(struct sim *s, struct sim_node *nd,
+                    const struct sim_snapshot *snap)
+{
+    struct sim_applied *a = &nd->applied;
+    uint64_t index = snap->meta.index;
+    SIM_ASSERT(s, snap->len == index * 24,
+               "n%llu snapshot of index %llu has %zu bytes, want %llu",
+               (unsigned long long)nd->id, (unsigned long long)index, snap->len,
+               (unsigned long long)(index * 24));
+    /* Snapshots only move a node's state forward (section 7). */
+    SIM_ASSERT(s, index > a->last || (index == 0 && a->last == 0),
+               "n%llu restored snapshot %llu over applied state at %llu: "
+               "its state moved backwards",
+               (unsigned long long)nd->id, (unsigned long long)index,
+               (unsigned long long)a->last);
+    applied_reserve(a, index);
+    for (uint64_t i = 1; i <= index; i++) {
+        uint64_t rec[3];
+        memcpy(rec, snap->data + (i - 1) * 24, 24);
+        /* Everything a snapshot holds is committed state: it must agree
+         * with what every other node committed (State Machine Safety). */
+        record_committed(s, nd, i, rec[0], rec[1], "restored");
+        a->term[i] = rec[0];
+        a->ehash[i] = rec[1];
+        a->hash[i] = rec[2];
+    }
+    SIM_ASSERT(s, index == 0 || a->term[index] == snap->meta.term,
+               "n%llu snapshot meta term %llu differs from its content",
+               (unsigned long long)nd->id, (unsigned long long)snap->meta.term);
+    a->last = index; /* applying resumes at index + 1 */
 }
 
 static void check_leader_completeness(struct sim *s, struct sim_node *nd,
@@ -285,6 +368,10 @@ void check_after_event(struct sim *s, struct sim_node *nd)
         nd->last_role = st.role;
         nd->last_term = st.term;
     }
+    SIM_ASSERT(s, st.commit >= nd->commit_seen,
+               "n%llu commit index went back from %llu to %llu",
+               (unsigned long long)nd->id, (unsigned long long)nd->commit_seen,
+               (unsigned long long)st.commit);
     for (uint64_t i = nd->commit_seen + 1; i <= st.commit; i++) {
         const struct sampan_entry *e = sampan_raft_entry_at(nd->raft, i);
         if (e == NULL) {
@@ -308,7 +395,13 @@ void check_durability(struct sim *s)
         int holders = 0;
         for (int id = 1; id <= s->n; id++) {
             const struct sim_store *d = &s->nodes[id].disk;
-            if (i <= d->n && d->ents[i - 1].term == c->term[i]) {
+            if (i <= d->snap.meta.index) {
+                holders++; /* covered by its snapshot (checked on restore) */
+                continue;
+            }
+            if (d->n > 0 && i >= d->ents[0].index &&
+                i - d->ents[0].index < d->n &&
+                d->ents[i - d->ents[0].index].term == c->term[i]) {
                 holders++;
             }
         }
@@ -333,4 +426,5 @@ void check_free(struct sim *s)
     free(s->leader_of_term);
     free(s->committed.term);
     free(s->committed.hash);
+    free(s->reads);
 }

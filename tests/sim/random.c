@@ -11,6 +11,8 @@
 
 #define MAX_ACKED 4096
 
+static uint64_t find_leader(struct sim *s);
+
 struct acked {
     uint64_t index;
     uint64_t hash;
@@ -136,11 +138,53 @@ static void small_windows(struct sampan_raft_config *cfg)
     cfg->max_inflight_bytes = 64;
 }
 
+/* Compaction keeps a few entries, so a slightly lagging follower is caught
+ * up from the log rather than by snapshot. */
+static void trailing_entries(struct sampan_raft_config *cfg)
+{
+    cfg->snapshot_trailing = 4;
+}
+
+/* Without CheckQuorum a deposed leader may believe it leads for long:
+ * ReadIndex alone must keep its reads from going stale. */
+static void no_check_quorum(struct sampan_raft_config *cfg)
+{
+    cfg->disable_check_quorum = true;
+}
+
+/* Reads from random nodes, and now and then a leadership transfer. */
+static void reads_and_transfers(struct sim *s)
+{
+    int reads = (int)(sim_rand(s) % 3);
+    for (int k = 0; k < reads; k++) {
+        sim_read(s, sim_rand_range(s, 1, (uint64_t)s->n + 1));
+    }
+    if (sim_rand(s) % 10 == 0) {
+        uint64_t leader = find_leader(s);
+        uint64_t target = sim_rand_range(s, 1, (uint64_t)s->n + 1);
+        if (leader != 0 && target != leader) {
+            sim_transfer(s, leader, target);
+        }
+    }
+}
+
 void sim_random_schedule(struct sim_ctx *ctx)
 {
     int n = ctx->seed % 2 ? 3 : 5;
-    struct sim *s =
-        sim_start_cfg(ctx, n, ctx->seed % 3 == 0 ? small_windows : NULL);
+    sim_tweak_fn *tweak = NULL;
+    if (ctx->seed % 3 == 0) {
+        tweak = small_windows;
+    } else if (ctx->seed % 3 == 1 && ctx->seed % 4 < 2) {
+        tweak = trailing_entries;
+    } else if (ctx->seed % 5 < 2) {
+        tweak = no_check_quorum;
+    }
+    struct sim *s = sim_start_cfg(ctx, n, tweak);
+    /* Two seeds in three snapshot the state machine, every 3 to 20
+     * entries: compaction, snapshot transfer and restore under faults. */
+    if (ctx->seed % 7 % 3 != 0) {
+        s->snapshot_every = (uint32_t)sim_rand_range(s, 3, 21);
+    }
     struct acked acked[MAX_ACKED];
     size_t n_acked = 0;
     uint64_t scanned = 0;
@@ -149,6 +193,7 @@ void sim_random_schedule(struct sim_ctx *ctx)
     int rounds = (int)sim_rand_range(s, 20, 80);
     for (int round = 0; round < rounds; round++) {
         propose_some(s, &next_value);
+        reads_and_transfers(s);
         /* Faults land at any moment relative to the proposals: right
          * away, while they replicate, or after they committed. */
         sim_run_for(s, sim_rand_range(s, 0, 20) * SIM_MS);
@@ -173,6 +218,17 @@ void sim_random_schedule(struct sim_ctx *ctx)
     memcpy(final_cmd + 13, &s->seed, 3);
     uint64_t index = sim_one(s, final_cmd, sizeof(final_cmd), n, true);
     n_acked = note_acked(s, acked, n_acked, &scanned);
+    /* Reads are live again: one through every node is served. */
+    uint64_t reads[SIM_MAX_NODES + 1];
+    for (int id = 1; id <= n; id++) {
+        reads[id] = sim_read(s, (uint64_t)id);
+        SIM_ASSERT(s, reads[id] != 0, "n%d refused a read after healing", id);
+    }
+    sim_run_for(s, 2 * SIM_SEC);
+    for (int id = 1; id <= n; id++) {
+        SIM_ASSERT(s, sim_read_served(s, reads[id], NULL),
+                   "read through n%d not served within 2 s of healing", id);
+    }
     /* Every command seen committed is still there on every node. */
     for (size_t i = 0; i < n_acked; i++) {
         uint64_t hash;

@@ -105,7 +105,7 @@ uint64_t sim_msg_wire_size(const struct sampan_msg *m)
 {
     /* A fixed 64-byte header, and per entry 24 bytes of framing (term,
      * index, type, length) plus the payload. */
-    uint64_t size = 64;
+    uint64_t size = 64 + m->len;
     for (size_t i = 0; i < m->n_entries; i++) {
         size += 24 + m->entries[i].len;
     }
@@ -116,6 +116,11 @@ static void msg_copy(struct sampan_msg *dst, const struct sampan_msg *src)
 {
     *dst = *src;
     dst->entries = NULL;
+    dst->data = NULL;
+    if (src->len > 0) {
+        dst->data = xcalloc(1, src->len);
+        memcpy(dst->data, src->data, src->len);
+    }
     if (src->n_entries == 0) {
         return;
     }
@@ -138,6 +143,8 @@ static void msg_free(struct sampan_msg *m)
     free(m->entries);
     m->entries = NULL;
     m->n_entries = 0;
+    free(m->data);
+    m->data = NULL;
 }
 
 static bool is_reply(uint8_t type)
@@ -366,11 +373,53 @@ static void store_append(struct sim_store *d, const struct sampan_entry *e)
     }
 }
 
+/* Drops durable entries up to and including `index` (compaction). */
+static void store_compact(struct sim_store *d, uint64_t index)
+{
+    size_t drop = 0;
+    while (drop < d->n && d->ents[drop].index <= index) {
+        free(d->ents[drop].data);
+        drop++;
+    }
+    memmove(d->ents, d->ents + drop, (d->n - drop) * sizeof(*d->ents));
+    d->n -= drop;
+}
+
+static void snapshot_clear(struct sim_snapshot *sn)
+{
+    free(sn->data);
+    memset(sn, 0, sizeof(*sn));
+}
+
 static void store_free(struct sim_store *d)
 {
     store_truncate(d, 0);
     free(d->ents);
+    snapshot_clear(&d->snap);
+    snapshot_clear(&d->recv);
     memset(d, 0, sizeof(*d));
+}
+
+/* Writes one received snapshot chunk into the partial snapshot file. */
+static void store_write_chunk(struct sim *s, struct sim_node *nd,
+                              const struct sampan_snapshot_chunk *c)
+{
+    struct sim_snapshot *recv = &nd->disk.recv;
+    if (c->offset == 0) {
+        snapshot_clear(recv); /* a new transfer replaces a partial file */
+        recv->meta = c->meta;
+    }
+    SIM_ASSERT(s, recv->meta.index == c->meta.index && c->offset == recv->len,
+               "n%llu got chunk at offset %llu of snapshot %llu while "
+               "holding %zu bytes of snapshot %llu",
+               (unsigned long long)nd->id, (unsigned long long)c->offset,
+               (unsigned long long)c->meta.index, recv->len,
+               (unsigned long long)recv->meta.index);
+    recv->data = xrealloc(recv->data, recv->len + c->len);
+    if (c->len > 0) {
+        memcpy(recv->data + recv->len, c->data, c->len);
+    }
+    recv->len += c->len;
 }
 
 uint64_t sim_persisted_bytes(struct sim *s, uint64_t id)
@@ -407,7 +456,104 @@ static void apply_committed(struct sim *s, struct sim_node *nd,
                             const struct sampan_ready *rd)
 {
     for (size_t i = 0; i < rd->n_committed; i++) {
-        check_applied(s, nd, &rd->committed[i]);
+        const struct sampan_entry *e = &rd->committed[i];
+        check_applied(s, nd, e);
+        if (s->snapshot_every > 0 && e->index % s->snapshot_every == 0) {
+            nd->snap_wanted = e->index;
+        }
+    }
+}
+
+/* The state machine snapshots itself (written atomically: temp file,
+ * fsync, rename) and tells the core, which frees the log it covers. */
+static void take_snapshot(struct sim *s, struct sim_node *nd)
+{
+    if (nd->snap_wanted <= nd->disk.snap.meta.index) {
+        return;
+    }
+    struct sim_snapshot snap;
+    sim_snapshot_encode(s, nd, nd->snap_wanted, &snap);
+    snap.meta.conf = s->base_cfg.members;
+    snapshot_clear(&nd->disk.snap);
+    nd->disk.snap = snap;
+    int rv = sampan_raft_compact(nd->raft, snap.meta.index);
+    SIM_ASSERT(s, rv == 0, "n%llu compact(%llu): %s",
+               (unsigned long long)nd->id, (unsigned long long)snap.meta.index,
+               sampan_strerror(rv));
+    struct sampan_status st;
+    sampan_raft_status(nd->raft, &st);
+    store_compact(&nd->disk, st.first_index - 1);
+    nd->snapshots_taken++;
+    if (s->trace) {
+        fprintf(s->trace, "%10.3fms n%llu snapshot at index %llu\n",
+                (double)s->now / SIM_MS, (unsigned long long)nd->id,
+                (unsigned long long)snap.meta.index);
+    }
+}
+
+/* Serves reads whose read index the node has applied. */
+static void serve_reads(struct sim *s, struct sim_node *nd)
+{
+    for (size_t i = 0; i < s->n_reads; i++) {
+        struct sim_read *rd = &s->reads[i];
+        if (rd->node == nd->id && rd->incarnation == nd->incarnation &&
+            rd->index != 0 && !rd->served && nd->applied.last >= rd->index) {
+            rd->served = true;
+            rd->served_at = s->now;
+            s->reads_served++;
+        }
+    }
+}
+
+static void note_read_states(struct sim *s, struct sim_node *nd,
+                             const struct sampan_ready *rd)
+{
+    for (size_t i = 0; i < rd->n_read_states; i++) {
+        const struct sampan_read_state *st = &rd->read_states[i];
+        SIM_ASSERT(s, st->context >= 1 && st->context <= s->n_reads,
+                   "n%llu answered unknown read %llu",
+                   (unsigned long long)nd->id, (unsigned long long)st->context);
+        struct sim_read *r = &s->reads[st->context - 1];
+        SIM_ASSERT(s, r->node == nd->id, "read %llu answered on n%llu",
+                   (unsigned long long)st->context, (unsigned long long)nd->id);
+        if (r->incarnation != nd->incarnation) {
+            continue; /* asked before a crash: the application forgot it */
+        }
+        /* Linearizability: the read must see every entry committed before
+         * it was issued, so its read index must cover them all. */
+        SIM_ASSERT(s, st->index >= r->required,
+                   "stale read: n%llu answered read %llu at index %llu, but "
+                   "index %llu was committed before it was issued",
+                   (unsigned long long)nd->id, (unsigned long long)st->context,
+                   (unsigned long long)st->index,
+                   (unsigned long long)r->required);
+        if (r->index == 0) {
+            r->index = st->index; /* a duplicate answer is ignored */
+        }
+    }
+}
+
+/* The leader's core asked for bytes of its snapshot to send. */
+static void read_snapshot_chunks(struct sim *s, struct sim_node *nd,
+                                 const struct sampan_ready *rd)
+{
+    for (size_t i = 0; i < rd->n_snapshot_reads; i++) {
+        const struct sampan_snapshot_read *q = &rd->snapshot_reads[i];
+        const struct sim_snapshot *snap = &nd->disk.snap;
+        int rv;
+        if (snap->meta.index != q->index || q->offset > snap->len) {
+            rv = sampan_raft_snapshot_failed(nd->raft, q->to);
+        } else {
+            size_t len = snap->len - (size_t)q->offset;
+            if (len > q->max_len) {
+                len = q->max_len;
+            }
+            rv = sampan_raft_snapshot_chunk(nd->raft, q->to, q->index,
+                                            q->offset, snap->data + q->offset,
+                                            len, q->offset + len == snap->len);
+        }
+        SIM_ASSERT(s, rv == 0, "n%llu snapshot chunk: %s",
+                   (unsigned long long)nd->id, sampan_strerror(rv));
     }
 }
 
@@ -425,6 +571,33 @@ static void pump(struct sim *s, struct sim_node *nd);
 static void complete_write(struct sim *s, struct sim_node *nd)
 {
     struct sampan_ready *rd = &nd->rd;
+    for (size_t i = 0; i < rd->n_snapshot_chunks; i++) {
+        store_write_chunk(s, nd, &rd->snapshot_chunks[i]);
+    }
+    if (rd->has_snapshot) {
+        /* The received snapshot is complete and durable: it becomes the
+         * base of the log, and the state machine restores from it. */
+        struct sim_snapshot *recv = &nd->disk.recv;
+        SIM_ASSERT(s, recv->meta.index == rd->snapshot.index,
+                   "n%llu installs snapshot %llu but received %llu",
+                   (unsigned long long)nd->id,
+                   (unsigned long long)rd->snapshot.index,
+                   (unsigned long long)recv->meta.index);
+        snapshot_clear(&nd->disk.snap);
+        nd->disk.snap = *recv;
+        memset(recv, 0, sizeof(*recv));
+        store_truncate(&nd->disk, 0);
+        check_restored(s, nd, &nd->disk.snap);
+        nd->snapshots_installed++;
+        if (s->trace) {
+            fprintf(s->trace,
+                    "%10.3fms n%llu installed snapshot index=%llu term=%llu "
+                    "(%zu bytes)\n",
+                    (double)s->now / SIM_MS, (unsigned long long)nd->id,
+                    (unsigned long long)rd->snapshot.index,
+                    (unsigned long long)rd->snapshot.term, nd->disk.snap.len);
+        }
+    }
     if (rd->hard_state_changed) {
         nd->disk.hs = rd->hard_state;
     }
@@ -436,10 +609,13 @@ static void complete_write(struct sim *s, struct sim_node *nd)
     }
     send_all(s, nd, rd->persisted_messages, rd->n_persisted_messages);
     apply_committed(s, nd, rd);
+    note_read_states(s, nd, rd);
     int rv = sampan_raft_advance(nd->raft, rd);
     SIM_ASSERT(s, rv == 0, "n%llu advance: %s", (unsigned long long)nd->id,
                sampan_strerror(rv));
     nd->write_inflight = false;
+    take_snapshot(s, nd);
+    serve_reads(s, nd);
     pump(s, nd);
 }
 
@@ -455,9 +631,14 @@ static void pump(struct sim *s, struct sim_node *nd)
     /* Messages that need nothing durable go out at once: a leader sends its
      * AppendEntries while its own write is in flight. */
     send_all(s, nd, rd->messages, rd->n_messages);
+    read_snapshot_chunks(s, nd, rd);
+    if (rd->has_snapshot) {
+        check_restore_prefix(s, nd, rd->snapshot.index, rd->snapshot.term);
+    }
     check_written(s, nd, rd->entries, rd->n_entries);
     nd->write_inflight = true;
-    if (rd->hard_state_changed || rd->n_entries > 0) {
+    if (rd->hard_state_changed || rd->n_entries > 0 ||
+        rd->n_snapshot_chunks > 0 || rd->has_snapshot) {
         /* The write reaches the disk's cache now; it is durable only when
          * the fsync event fires. A crash before then loses it. */
         struct sim_event *ev =
@@ -483,9 +664,19 @@ static void node_boot(struct sim *s, struct sim_node *nd)
     struct sampan_raft_config cfg = s->base_cfg;
     cfg.id = nd->id;
     cfg.seed = s->seed * 0x2545f4914f6cdd1dull + nd->incarnation * 977 + nd->id;
+    /* The log on disk may keep a few entries behind the snapshot; the core
+     * boots from the ones after it. */
+    size_t skip = 0;
+    while (skip < nd->disk.n &&
+           nd->disk.ents[skip].index <= nd->disk.snap.meta.index) {
+        skip++;
+    }
     struct sampan_boot boot = {.hard_state = nd->disk.hs,
-                               .entries = nd->disk.ents,
-                               .n_entries = nd->disk.n};
+                               .snapshot_index = nd->disk.snap.meta.index,
+                               .snapshot_term = nd->disk.snap.meta.term,
+                               .snapshot_conf = nd->disk.snap.meta.conf,
+                               .entries = nd->disk.ents + skip,
+                               .n_entries = nd->disk.n - skip};
     int rv = sampan_raft_new(&cfg, &boot, &nd->raft);
     SIM_ASSERT(s, rv == 0, "n%llu boot: %s", (unsigned long long)nd->id,
                sampan_strerror(rv));
@@ -495,8 +686,12 @@ static void node_boot(struct sim *s, struct sim_node *nd)
     nd->last_term = nd->disk.hs.term;
     nd->commit_seen = 0;
     free(nd->applied.hash);
+    free(nd->applied.ehash);
     free(nd->applied.term);
     memset(&nd->applied, 0, sizeof(nd->applied));
+    if (nd->disk.snap.meta.index > 0) {
+        check_restored(s, nd, &nd->disk.snap);
+    }
     check_rebuild_prefix(s, nd);
     schedule_tick(s, nd);
 }
@@ -519,6 +714,8 @@ struct sim *sim_new(int n, uint64_t seed, sim_tweak_fn *tweak)
      * randomized in [300, 600) ms. */
     s->base_cfg.heartbeat_ticks = 10;
     s->base_cfg.election_ticks = 30;
+    /* Small chunks, so snapshot transfers take several messages. */
+    s->base_cfg.snapshot_chunk_bytes = 256;
     s->base_cfg.members.n_voters = (uint32_t)n;
     for (int i = 1; i <= n; i++) {
         s->base_cfg.members.voters[i - 1] = (uint64_t)i;
@@ -556,6 +753,7 @@ void sim_free(struct sim *s)
         store_free(&nd->disk);
         free(nd->prefix);
         free(nd->applied.hash);
+        free(nd->applied.ehash);
         free(nd->applied.term);
     }
     while (s->heap_n > 0) {
@@ -695,6 +893,60 @@ int sim_propose(struct sim *s, uint64_t id, const void *data, size_t len,
         pump(s, nd);
         check_after_event(s, nd);
     }
+    return rv;
+}
+
+uint64_t sim_read(struct sim *s, uint64_t id)
+{
+    struct sim_node *nd = &s->nodes[id];
+    if (!nd->up) {
+        return 0;
+    }
+    if (s->n_reads == s->cap_reads) {
+        s->cap_reads = s->cap_reads ? s->cap_reads * 2 : 64;
+        s->reads = xrealloc(s->reads, s->cap_reads * sizeof(*s->reads));
+    }
+    uint64_t context = s->n_reads + 1;
+    struct sim_read *r = &s->reads[s->n_reads];
+    memset(r, 0, sizeof(*r));
+    r->node = id;
+    r->incarnation = nd->incarnation;
+    r->required = s->committed.max;
+    if (sampan_raft_read_index(nd->raft, context) != 0) {
+        return 0;
+    }
+    s->n_reads++;
+    pump(s, nd);
+    check_after_event(s, nd);
+    return context;
+}
+
+bool sim_read_served(struct sim *s, uint64_t context, uint64_t *index)
+{
+    if (context < 1 || context > s->n_reads) {
+        return false;
+    }
+    const struct sim_read *r = &s->reads[context - 1];
+    if (index != NULL) {
+        *index = r->index;
+    }
+    return r->served;
+}
+
+uint64_t sim_applied_index(struct sim *s, uint64_t id)
+{
+    return s->nodes[id].up ? s->nodes[id].applied.last : 0;
+}
+
+int sim_transfer(struct sim *s, uint64_t leader, uint64_t target)
+{
+    struct sim_node *nd = &s->nodes[leader];
+    if (!nd->up) {
+        return SAMPAN_ESTATE;
+    }
+    int rv = sampan_raft_transfer_leader(nd->raft, target);
+    pump(s, nd);
+    check_after_event(s, nd);
     return rv;
 }
 

@@ -21,16 +21,27 @@
 
 /* Node ids are 1..n; arrays below are indexed by id. */
 
+/* A snapshot of the simulated state machine: for every index up to
+ * meta.index, its (term, entry hash, command hash), 24 bytes each. */
+struct sim_snapshot {
+    struct sampan_snapshot_meta meta; /* meta.index 0: none */
+    uint8_t *data;                    /* owned */
+    size_t len;
+};
+
 struct sim_store {
     struct sampan_hard_state hs;
-    struct sampan_entry *ents; /* durable entries 1..n (owned, deep) */
+    struct sampan_entry *ents; /* durable entries, consecutive (owned) */
     size_t n;
     size_t cap;
+    struct sim_snapshot snap; /* the durable snapshot the log follows */
+    struct sim_snapshot recv; /* a snapshot being received, durably  */
 };
 
 /* What a node has applied, index by index (1-based; [0] unused). */
 struct sim_applied {
-    uint64_t *hash; /* hash of (type, data) per index, 0 = not applied */
+    uint64_t *hash;  /* hash of the command's bytes, 0 = not applied */
+    uint64_t *ehash; /* hash of the whole entry (type and bytes)      */
     uint64_t *term;
     size_t cap;
     uint64_t last; /* last applied index */
@@ -56,6 +67,19 @@ struct sim_node {
     uint64_t msgs_sent;
     uint64_t bytes_sent;
     uint64_t tick_phase;
+    uint64_t snap_wanted; /* take a snapshot at this index after advance */
+    uint64_t snapshots_taken;
+    uint64_t snapshots_installed;
+};
+
+/* A linearizable read issued through sim_read(). */
+struct sim_read {
+    uint64_t node;
+    uint64_t incarnation;
+    uint64_t required; /* highest index known committed when issued */
+    uint64_t index;    /* read index the core answered, 0 = none yet */
+    bool served;       /* applied up to index: the read was served   */
+    uint64_t served_at;
 };
 
 struct sim_event;
@@ -85,6 +109,11 @@ struct sim {
     struct sim_net net;
     struct sampan_raft_config base_cfg; /* id/members filled per node */
     uint64_t tick_us;
+    uint32_t snapshot_every; /* state machine snapshots every N applied */
+    struct sim_read *reads;  /* [context - 1] */
+    size_t n_reads;
+    size_t cap_reads;
+    uint64_t reads_served;
     /* Event queue: a binary heap ordered by (time, seq). */
     struct sim_event **heap;
     struct sim_event *current; /* being processed; freed if a run fails */
@@ -149,6 +178,19 @@ void sim_crash(struct sim *s, uint64_t id);
 /* Restart a crashed node from its own disk. */
 void sim_restart(struct sim *s, uint64_t id);
 
+/* ---- reads, transfer ---- */
+/* Issues a linearizable read on node id; returns its context (>= 1), or 0
+ * when the node refused it (no leader known, node down). The simulator
+ * checks, when the core answers, that the read index covers every entry
+ * known committed when the read was issued (no stale read). */
+uint64_t sim_read(struct sim *s, uint64_t id);
+/* Whether the read was served (its node applied up to its read index). */
+bool sim_read_served(struct sim *s, uint64_t context, uint64_t *index);
+/* Local, unsafe read: the node's applied index right now (for controls). */
+uint64_t sim_applied_index(struct sim *s, uint64_t id);
+/* Asks leader to transfer leadership to target; returns the core's code. */
+int sim_transfer(struct sim *s, uint64_t leader, uint64_t target);
+
 /* ---- inspection -----------------------------------------------------------
  */
 bool sim_is_leader(struct sim *s, uint64_t id);
@@ -170,6 +212,16 @@ void check_applied(struct sim *s, struct sim_node *nd,
                    const struct sampan_entry *e);
 void check_durability(struct sim *s);
 void check_rebuild_prefix(struct sim *s, struct sim_node *nd);
+/* The node's log now starts after a snapshot ending at (index, term). */
+void check_restore_prefix(struct sim *s, struct sim_node *nd, uint64_t index,
+                          uint64_t term);
+/* Restores the node's applied state from snapshot bytes, checking every
+ * index against what is known committed. */
+void check_restored(struct sim *s, struct sim_node *nd,
+                    const struct sim_snapshot *snap);
+/* Serializes the node's applied state up to index into a snapshot. */
+void sim_snapshot_encode(struct sim *s, struct sim_node *nd, uint64_t index,
+                         struct sim_snapshot *out);
 void check_free(struct sim *s);
 
 /* ---- the lab-style harness (harness.c) ------------------------------------

@@ -635,6 +635,23 @@ static void test_term_overflow_refused(void **state)
     sampan_raft_free(r);
 }
 
+/* Every message type has a name, and an unknown one gets "Unknown". */
+static void test_msg_type_names(void **state)
+{
+    (void)state;
+    for (int t = 1; t <= SAMPAN_MSG_TYPE_MAX; t++) {
+        const char *name = sampan_msg_type_name(t);
+        assert_non_null(name);
+        assert_string_not_equal(name, "Unknown");
+    }
+    assert_string_equal(sampan_msg_type_name(0), "Unknown");
+    assert_string_equal(sampan_msg_type_name(SAMPAN_MSG_TYPE_MAX + 1),
+                        "Unknown");
+    for (int e = 0; e >= -14; e--) {
+        assert_string_not_equal(sampan_strerror(e), "unknown error");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_random_garbage),
         cmocka_unit_test(test_random_garbage_small_terms),
         cmocka_unit_test(test_term_overflow_refused),
+        cmocka_unit_test(test_msg_type_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
