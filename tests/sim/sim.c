@@ -896,12 +896,9 @@ int sim_propose(struct sim *s, uint64_t id, const void *data, size_t len,
     return rv;
 }
 
-uint64_t sim_read(struct sim *s, uint64_t id)
+/* Registers a read and hands it to the core, without running the node. */
+static uint64_t read_issue(struct sim *s, struct sim_node *nd)
 {
-    struct sim_node *nd = &s->nodes[id];
-    if (!nd->up) {
-        return 0;
-    }
     if (s->n_reads == s->cap_reads) {
         s->cap_reads = s->cap_reads ? s->cap_reads * 2 : 64;
         s->reads = xrealloc(s->reads, s->cap_reads * sizeof(*s->reads));
@@ -909,16 +906,38 @@ uint64_t sim_read(struct sim *s, uint64_t id)
     uint64_t context = s->n_reads + 1;
     struct sim_read *r = &s->reads[s->n_reads];
     memset(r, 0, sizeof(*r));
-    r->node = id;
     r->incarnation = nd->incarnation;
     r->required = s->committed.max;
+    r->node = nd->id;
     if (sampan_raft_read_index(nd->raft, context) != 0) {
         return 0;
     }
     s->n_reads++;
+    return context;
+}
+
+uint64_t sim_read_batch(struct sim *s, uint64_t id, int n)
+{
+    struct sim_node *nd = &s->nodes[id];
+    if (!nd->up) {
+        return 0;
+    }
+    uint64_t first = 0;
+    for (int k = 0; k < n; k++) {
+        uint64_t context = read_issue(s, nd);
+        if (context == 0) {
+            break;
+        }
+        first = first ? first : context;
+    }
     pump(s, nd);
     check_after_event(s, nd);
-    return context;
+    return first;
+}
+
+uint64_t sim_read(struct sim *s, uint64_t id)
+{
+    return sim_read_batch(s, id, 1);
 }
 
 bool sim_read_served(struct sim *s, uint64_t context, uint64_t *index)

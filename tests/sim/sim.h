@@ -184,6 +184,10 @@ void sim_restart(struct sim *s, uint64_t id);
  * checks, when the core answers, that the read index covers every entry
  * known committed when the read was issued (no stale read). */
 uint64_t sim_read(struct sim *s, uint64_t id);
+/* Issues n reads on node id in one event-loop iteration (one Ready), as a
+ * server does with the requests that arrived together; returns the first
+ * context (the others follow it), or 0 when refused. */
+uint64_t sim_read_batch(struct sim *s, uint64_t id, int n);
 /* Whether the read was served (its node applied up to its read index). */
 bool sim_read_served(struct sim *s, uint64_t context, uint64_t *index);
 /* Local, unsafe read: the node's applied index right now (for controls). */
