@@ -241,6 +241,10 @@ struct sampan_raft {
     /* Leadership transfer. */
     uint64_t transferee;
     uint32_t transfer_elapsed;
+    /* A TIMEOUT_NOW went out in this term: its target may win an election
+     * past leader stickiness at any time, even after the transfer was
+     * abandoned, so lease reads stay off until the term ends. */
+    bool timeout_now_in_term;
 
     /* The outstanding Ready, if any, and the arrays it owns. */
     bool ready_out;

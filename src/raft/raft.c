@@ -158,6 +158,7 @@ static void reset_term_state(struct sampan_raft *r, uint64_t term)
     r->flush_pending = false;
     r->transferee = SAMPAN_NONE;
     r->transfer_elapsed = 0;
+    r->timeout_now_in_term = false;
     read_index_reset(r);
     memset(r->votes_granted, 0, sizeof(r->votes_granted));
     memset(r->votes_rejected, 0, sizeof(r->votes_rejected));

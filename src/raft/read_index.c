@@ -30,7 +30,7 @@ static uint64_t quorum_round(const struct sampan_raft *r)
 bool read_index_lease_valid(const struct sampan_raft *r)
 {
     if (!r->cfg.lease_reads || r->role != SAMPAN_LEADER ||
-        r->transferee != SAMPAN_NONE) {
+        r->transferee != SAMPAN_NONE || r->timeout_now_in_term) {
         return false;
     }
     uint64_t round = quorum_round(r);

@@ -118,6 +118,9 @@ int snapshot_on_response(struct sampan_raft *r, const struct sampan_msg *m)
     if (r->role != SAMPAN_LEADER) {
         return 0;
     }
+    if (m->done && m->index > log_last_index(&r->log)) {
+        return SAMPAN_EINVAL; /* acknowledges entries we never had */
+    }
     struct progress *pr = raft_progress(r, m->from);
     pr->last_heard = r->ticks;
     if (pr->state != PROGRESS_SNAPSHOT) {

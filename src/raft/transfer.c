@@ -39,6 +39,7 @@ void transfer_maybe_send_timeout_now(struct sampan_raft *r, struct progress *pr)
     struct sampan_msg m = {.type = SAMPAN_MSG_TIMEOUT_NOW, .to = pr->id};
     raft_send(r, &m, false);
     pr->timeout_now_sent = true;
+    r->timeout_now_in_term = true;
 }
 
 void transfer_tick(struct sampan_raft *r)
