@@ -375,6 +375,9 @@ struct sampan_status {
     uint64_t snapshot_index; /* index of the newest snapshot (0: none)    */
     uint64_t lead_transferee; /* leadership transfer target, or 0        */
     uint64_t log_bytes;       /* payload bytes held in the in-memory log     */
+    /* Memory the in-memory log holds: payloads, their headers and the
+     * entry array (what compaction frees). */
+    uint64_t log_mem_bytes;
 };
 void sampan_raft_status(const struct sampan_raft *r, struct sampan_status *st);
 

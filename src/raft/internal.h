@@ -8,6 +8,8 @@
 /* ---- payload.c: reference-counted entry payloads -------------------------
  * An entry's data is shared between the log, queued messages and a Ready, so
  * truncating the log never frees bytes a message still points to. */
+/* Bytes each payload spends on its reference count and length. */
+#define PAYLOAD_OVERHEAD 8u
 int payload_copy(const void *src, uint32_t len, uint8_t **out);
 void payload_ref(uint8_t *data);
 void payload_unref(uint8_t *data);

@@ -10,6 +10,8 @@ struct payload_header {
     uint32_t refs;
     uint32_t len;
 };
+_Static_assert(sizeof(struct payload_header) == PAYLOAD_OVERHEAD,
+               "PAYLOAD_OVERHEAD must match the header");
 
 static struct payload_header *header_of(uint8_t *data)
 {

@@ -448,6 +448,8 @@ void sampan_raft_status(const struct sampan_raft *r, struct sampan_status *st)
     st->snapshot_index = r->snap.index;
     st->lead_transferee = r->transferee;
     st->log_bytes = r->log.bytes;
+    st->log_mem_bytes = r->log.bytes + r->log.n * PAYLOAD_OVERHEAD +
+                        r->log.cap * sizeof(struct sampan_entry);
 }
 
 int sampan_raft_term_at(const struct sampan_raft *r, uint64_t index,

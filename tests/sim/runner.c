@@ -33,7 +33,7 @@ int sim_run_one(void (*run)(struct sim_ctx *), uint64_t seed, FILE *trace,
     }
     ctx->seed = seed;
     ctx->trace = trace;
-    int failed = 0;
+    volatile int failed = 0; /* set after setjmp: keep it in memory */
     if (setjmp(ctx->jb) == 0) {
         run(ctx);
     } else {
