@@ -3,7 +3,8 @@
 #   make test    install missing deps, build with ASan/UBSan (Debug), run ctest
 #   make run     install missing deps, build, run the simulator demo
 #
-# Other targets: deps, build, release, clean, format, format-check.
+# Other targets: deps, build, lint (other compiler + clang-format), release,
+# clean, format, format-check.
 #
 # Variables:
 #   BUILD_DIR      build tree for test/run/build. Defaults to `build`, or to
@@ -37,7 +38,7 @@ FORMAT_DIRS  := src include tests
 # cmake --build runs make underneath; keep its output free of directory noise.
 MAKEFLAGS    += --no-print-directory
 
-.PHONY: all deps configure build test run release clean format format-check
+.PHONY: all deps configure build test lint run release clean format format-check
 
 all: build
 
@@ -51,8 +52,18 @@ configure: deps
 build: configure
 	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
 
-test: build
+test: build lint
 	cd $(BUILD_DIR) && $(CTEST) --output-on-failure --no-tests=error -j$(JOBS)
+
+# The tree must compile warning-free under the other compiler too (clang when
+# testing with gcc, and vice versa), and be clang-format clean.
+OTHER_CC     := $(if $(findstring clang,$(notdir $(CC))),gcc,clang)
+LINT_DIR     ?= build-lint-$(OTHER_CC)
+
+lint: deps format-check
+	$(CMAKE) -S . -B $(LINT_DIR) -DCMAKE_C_COMPILER=$(OTHER_CC) \
+		-DSAMPAN_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+	$(CMAKE) --build $(LINT_DIR) -j$(JOBS)
 
 run: build
 	$(BUILD_DIR)/bin/sampan-sim --demo
