@@ -24,6 +24,10 @@ enum sampan_error {
     SAMPAN_ECORRUPT = -12,   /* persisted data failed a consistency check   */
     SAMPAN_EIO = -13,        /* an I/O operation failed                     */
     SAMPAN_ESTATE = -14,     /* call not allowed in the current state       */
+    SAMPAN_ENOSPC = -15,     /* the disk is full                            */
+    SAMPAN_ENOENT = -16,     /* no such file                                */
+    SAMPAN_ELOCKED = -17,    /* the data directory is in use by a process   */
+    SAMPAN_ESTOPPED = -18,   /* the node stopped after a fatal I/O error    */
 };
 
 /* Returns a static, NUL-terminated description of `err` (never NULL). */

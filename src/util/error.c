@@ -35,6 +35,14 @@ const char *sampan_strerror(int err)
         return "I/O error";
     case SAMPAN_ESTATE:
         return "call not allowed in the current state";
+    case SAMPAN_ENOSPC:
+        return "no space left on the disk";
+    case SAMPAN_ENOENT:
+        return "no such file";
+    case SAMPAN_ELOCKED:
+        return "data directory in use by another process";
+    case SAMPAN_ESTOPPED:
+        return "node stopped after a fatal I/O error";
     default:
         return "unknown error";
     }

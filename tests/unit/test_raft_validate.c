@@ -647,7 +647,7 @@ static void test_msg_type_names(void **state)
     assert_string_equal(sampan_msg_type_name(0), "Unknown");
     assert_string_equal(sampan_msg_type_name(SAMPAN_MSG_TYPE_MAX + 1),
                         "Unknown");
-    for (int e = 0; e >= -14; e--) {
+    for (int e = 0; e >= -18; e--) {
         assert_string_not_equal(sampan_strerror(e), "unknown error");
     }
 }

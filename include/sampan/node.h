@@ -1,0 +1,92 @@
+/* sampan/node.h: a Raft node: the core's Ready loop run against durable
+ * storage, a transport and a state machine. The same code runs in
+ * `sampan serve` and in the simulator, which supplies a simulated disk (a
+ * sampan_vfs), network and state machine through the same interfaces.
+ *
+ * The loop (sampan_node_process), for each Ready: send the messages that
+ * may go at once; make the batch durable (one write and one fdatasync of
+ * the log); send the messages that needed it; restore from an installed
+ * snapshot; apply committed entries; report safe reads; advance; answer
+ * the core's snapshot reads from storage; and every snapshot_every applied
+ * entries save a snapshot of the state machine and compact. Any storage
+ * error stops the node for good (fail-stop): a failed fsync is never
+ * retried, since the kernel may have dropped the dirty pages it could not
+ * write; every later call returns SAMPAN_ESTOPPED and
+ * sampan_node_stop_reason() says why.
+ *
+ * Ownership: the node borrows the vfs and the io table (both must outlive
+ * it) and copies its configuration. */
+#ifndef SAMPAN_NODE_H
+#define SAMPAN_NODE_H
+
+#include "sampan/raft.h"
+#include "sampan/storage.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the node needs from its surroundings. Every pointer passed to these
+ * callbacks is borrowed for the duration of the call. */
+struct sampan_node_io {
+    void *ctx;
+    /* Hands a message to the transport (which copies what it keeps). */
+    void (*send)(void *ctx, const struct sampan_msg *m);
+    /* Applies one committed entry, in index order (NOOP entries too, so
+     * the state machine can count indexes). Non-zero stops the node. */
+    int (*apply)(void *ctx, const struct sampan_entry *e);
+    /* Serializes the state machine as of the last applied index into a
+     * malloc'd buffer the node takes ownership of. */
+    int (*snapshot)(void *ctx, uint64_t index, void **data, size_t *len);
+    /* Replaces the state machine by a snapshot's content. */
+    int (*restore)(void *ctx, const struct sampan_snapshot_meta *meta,
+                   const void *data, size_t len);
+    /* A read (sampan_node_read_index) is safe to serve now: the state
+     * machine has applied at least `index`. May be NULL. */
+    void (*read_ready)(void *ctx, uint64_t context, uint64_t index);
+    /* Test hook, may be NULL: called with each Ready before its writes. */
+    void (*observe)(void *ctx, const struct sampan_ready *rd);
+};
+
+struct sampan_node_config {
+    struct sampan_raft_config raft;
+    struct sampan_storage_config storage;
+    uint64_t snapshot_every; /* applied entries between snapshots; 0: never */
+};
+
+struct sampan_node;
+
+/* Recovers the node from its storage (restoring the state machine from the
+ * newest snapshot through io->restore) and creates its core. On success
+ * *out is owned by the caller (sampan_node_close). Errors: those of
+ * sampan_storage_open (with err naming file, offset and index),
+ * SAMPAN_EINVAL (bad configuration), SAMPAN_ENOMEM. */
+int sampan_node_open(const struct sampan_node_config *cfg,
+                     const struct sampan_vfs *vfs,
+                     const struct sampan_node_io *io, struct sampan_node **out,
+                     char *err, size_t errlen);
+void sampan_node_close(struct sampan_node *n);
+
+/* Inputs; each runs the Ready loop before returning. They return 0, the
+ * core's error for the call, or SAMPAN_ESTOPPED. */
+int sampan_node_tick(struct sampan_node *n);
+int sampan_node_step(struct sampan_node *n, const struct sampan_msg *m);
+int sampan_node_propose(struct sampan_node *n, const void *data, size_t len,
+                        uint64_t *index);
+int sampan_node_read_index(struct sampan_node *n, uint64_t context);
+int sampan_node_transfer_leader(struct sampan_node *n, uint64_t target);
+
+/* Runs the Ready loop until the core has nothing more to do. */
+int sampan_node_process(struct sampan_node *n);
+
+/* The core, for status and inspection (owned by the node). */
+const struct sampan_raft *sampan_node_raft(const struct sampan_node *n);
+
+/* NULL while running; after a fatal error, why the node stopped. */
+const char *sampan_node_stop_reason(const struct sampan_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
