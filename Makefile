@@ -84,3 +84,20 @@ format:
 format-check:
 	find $(FORMAT_DIRS) -type f \( -name '*.c' -o -name '*.h' \) -print0 \
 		2>/dev/null | xargs -0 -r $(CLANG_FORMAT) --dry-run -Werror
+
+# --- tools: benchmarks ---------------------------------------------------------
+# bench-wal: optimized build in $(RELEASE_DIR), then the WAL benchmark
+# (prints figures, never fails on them). Extra flags through BENCH_ARGS, for
+# example: make bench-wal BENCH_ARGS='--dir /mnt/ssd --seconds 10'
+BENCH_ARGS ?=
+
+# bench/ is C of ours too: format and format-check cover it.
+FORMAT_DIRS  += bench
+
+.PHONY: bench-wal
+
+bench-wal: deps
+	$(CMAKE) -S . -B $(RELEASE_DIR) $(CMAKE_CC) \
+		-DSAMPAN_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Release
+	$(CMAKE) --build $(RELEASE_DIR) -j$(JOBS) --target sampan-bench-wal
+	$(RELEASE_DIR)/bin/sampan-bench-wal $(BENCH_ARGS)

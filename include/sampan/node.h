@@ -44,8 +44,10 @@ struct sampan_node_io {
     /* A read (sampan_node_read_index) is safe to serve now: the state
      * machine has applied at least `index`. May be NULL. */
     void (*read_ready)(void *ctx, uint64_t context, uint64_t index);
-    /* Test hook, may be NULL: called with each Ready before its writes. */
+    /* Test hooks, may be NULL: called with each Ready before its writes,
+     * and once its writes are durable. */
     void (*observe)(void *ctx, const struct sampan_ready *rd);
+    void (*persisted)(void *ctx, const struct sampan_ready *rd);
 };
 
 struct sampan_node_config {
@@ -67,8 +69,10 @@ int sampan_node_open(const struct sampan_node_config *cfg,
                      char *err, size_t errlen);
 void sampan_node_close(struct sampan_node *n);
 
-/* Inputs; each runs the Ready loop before returning. They return 0, the
- * core's error for the call, or SAMPAN_ESTOPPED. */
+/* Inputs. They only feed the core: call sampan_node_process() after a batch
+ * of them (a server does once per event-loop iteration), so requests that
+ * arrived together share one write, one fsync and one heartbeat round.
+ * They return 0, the core's error for the call, or SAMPAN_ESTOPPED. */
 int sampan_node_tick(struct sampan_node *n);
 int sampan_node_step(struct sampan_node *n, const struct sampan_msg *m);
 int sampan_node_propose(struct sampan_node *n, const void *data, size_t len,
@@ -76,11 +80,18 @@ int sampan_node_propose(struct sampan_node *n, const void *data, size_t len,
 int sampan_node_read_index(struct sampan_node *n, uint64_t context);
 int sampan_node_transfer_leader(struct sampan_node *n, uint64_t target);
 
+/* Changes how many applied entries pass between snapshots (0: never). */
+void sampan_node_set_snapshot_every(struct sampan_node *n, uint64_t every);
+
 /* Runs the Ready loop until the core has nothing more to do. */
 int sampan_node_process(struct sampan_node *n);
 
 /* The core, for status and inspection (owned by the node). */
 const struct sampan_raft *sampan_node_raft(const struct sampan_node *n);
+
+/* What recovery repaired when the node opened (a torn tail truncated,
+ * say), or "" (owned by the node). */
+const char *sampan_node_repaired(const struct sampan_node *n);
 
 /* NULL while running; after a fatal error, why the node stopped. */
 const char *sampan_node_stop_reason(const struct sampan_node *n);

@@ -49,6 +49,9 @@ extern "C" {
  * never wrap around (Figure 2: terms only increase). No real cluster gets
  * near it: a new term every microsecond would take 146,000 years. */
 #define SAMPAN_MAX_TERM (UINT64_C(1) << 62)
+/* Likewise for log indexes: boot state and messages beyond it are refused,
+ * so index arithmetic can never wrap. */
+#define SAMPAN_MAX_INDEX (UINT64_C(1) << 62)
 
 /* Kind of a log entry. */
 enum sampan_entry_type {

@@ -97,7 +97,9 @@ static int validate_run(const struct sampan_entry *e, size_t n,
 int validate_boot(const struct sampan_boot *boot)
 {
     const struct sampan_hard_state *hs = &boot->hard_state;
-    if (hs->term > SAMPAN_MAX_TERM || boot->snapshot_term > hs->term ||
+    if (hs->term > SAMPAN_MAX_TERM || boot->snapshot_index > SAMPAN_MAX_INDEX ||
+        boot->n_entries > SAMPAN_MAX_INDEX - boot->snapshot_index ||
+        boot->snapshot_term > hs->term ||
         (boot->snapshot_index == 0) != (boot->snapshot_term == 0)) {
         return SAMPAN_EINVAL;
     }
@@ -119,7 +121,10 @@ int validate_msg(const struct sampan_raft *r, const struct sampan_msg *m)
     }
     bool termless =
         m->type == SAMPAN_MSG_PROPOSE || m->type == SAMPAN_MSG_READ_INDEX;
-    if ((!termless && m->term == 0) || m->term > SAMPAN_MAX_TERM) {
+    if ((!termless && m->term == 0) || m->term > SAMPAN_MAX_TERM ||
+        m->index > SAMPAN_MAX_INDEX || m->commit > SAMPAN_MAX_INDEX ||
+        m->snapshot.index > SAMPAN_MAX_INDEX ||
+        m->n_entries > SAMPAN_MAX_INDEX - m->index) {
         return SAMPAN_EINVAL;
     }
     if (m->n_entries > 0 && m->type != SAMPAN_MSG_APPEND &&

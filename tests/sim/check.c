@@ -170,12 +170,90 @@ void check_restore_prefix(struct sim *s, struct sim_node *nd, uint64_t index,
 
 void check_rebuild_prefix(struct sim *s, struct sim_node *nd)
 {
-    const struct sim_snapshot *snap = &nd->disk.snap;
-    check_restore_prefix(s, nd, snap->meta.index, snap->meta.term);
-    for (size_t i = 0; i < nd->disk.n; i++) {
-        if (nd->disk.ents[i].index > snap->meta.index) {
-            record_written(s, nd, &nd->disk.ents[i]);
+    /* The log the node recovered: its snapshot's last entry, then the
+     * entries after it, each checked against every node's history. */
+    struct sampan_status st;
+    sampan_raft_status(nd->raft, &st);
+    uint64_t base = st.first_index - 1;
+    uint64_t base_term = 0;
+    sampan_raft_term_at(nd->raft, base, &base_term);
+    check_restore_prefix(s, nd, base, base_term);
+    for (uint64_t i = st.first_index; i <= st.last_index; i++) {
+        const struct sampan_entry *e = sampan_raft_entry_at(nd->raft, i);
+        SIM_ASSERT(s, e != NULL, "n%llu recovered no entry %llu",
+                   (unsigned long long)nd->id, (unsigned long long)i);
+        record_written(s, nd, e);
+    }
+}
+
+/* The term storage acknowledged at `index`, with the interrupted batch
+ * counted as landed or not. */
+static uint64_t expected_term(const struct sim_durable *d, bool landed,
+                              uint64_t index, uint64_t *last)
+{
+    *last = d->last;
+    if (landed && d->pending_n > 0) {
+        *last = d->pending_first + d->pending_n - 1;
+        if (index >= d->pending_first) {
+            return index <= *last ? d->pending_term[index - d->pending_first]
+                                  : 0;
         }
+    }
+    return index >= 1 && index <= d->last ? d->term[index] : 0;
+}
+
+void check_recovered(struct sim *s, struct sim_node *nd)
+{
+    const struct sim_durable *d = &nd->durable;
+    struct sampan_status st;
+    sampan_raft_status(nd->raft, &st);
+    /* Did the batch interrupted by the crash land? Replay applies batches
+     * whole, so its first entry tells. */
+    bool landed = false;
+    if (d->pending && d->pending_n > 0) {
+        uint64_t t = 0;
+        landed = sampan_raft_term_at(nd->raft, d->pending_first, &t) == 0 &&
+                 t == d->pending_term[0] &&
+                 (d->pending_first > d->last || d->term[d->pending_first] != t);
+    }
+    const struct sampan_hard_state *hs = &d->hs;
+    bool hs_ok =
+        st.term > hs->term || (st.term == hs->term && st.vote == hs->vote);
+    if (!hs_ok && d->pending && d->pending_rd.hard_state_changed) {
+        /* The interrupted term/vote write may have landed. */
+        hs = &d->pending_rd.hard_state;
+        hs_ok =
+            st.term > hs->term || (st.term == hs->term && st.vote == hs->vote);
+    }
+    /* Figure 2: currentTerm and votedFor survive a crash. */
+    SIM_ASSERT(s, hs_ok,
+               "n%llu recovered term %llu vote %llu, but term %llu vote %llu "
+               "was acknowledged durable",
+               (unsigned long long)nd->id, (unsigned long long)st.term,
+               (unsigned long long)st.vote, (unsigned long long)d->hs.term,
+               (unsigned long long)d->hs.vote);
+    uint64_t base = st.first_index - 1;
+    bool installed = d->pending && d->pending_rd.has_snapshot &&
+                     base == d->pending_rd.snapshot.index;
+    SIM_ASSERT(s, base >= d->install_index,
+               "n%llu recovered snapshot %llu, older than the installed %llu",
+               (unsigned long long)nd->id, (unsigned long long)base,
+               (unsigned long long)d->install_index);
+    if (installed) {
+        return; /* the interrupted install landed: it replaced the log */
+    }
+    uint64_t last;
+    expected_term(d, landed, 0, &last);
+    for (uint64_t i = base + 1; i <= last; i++) {
+        uint64_t want = expected_term(d, landed, i, &last);
+        uint64_t t = 0;
+        int rv = sampan_raft_term_at(nd->raft, i, &t);
+        SIM_ASSERT(s, rv == 0 && t == want,
+                   "n%llu lost durable entry %llu (term %llu) across a "
+                   "crash: recovered %s",
+                   (unsigned long long)nd->id, (unsigned long long)i,
+                   (unsigned long long)want,
+                   rv == 0 ? "another term" : "nothing");
     }
 }
 
@@ -394,15 +472,10 @@ void check_durability(struct sim *s)
         }
         int holders = 0;
         for (int id = 1; id <= s->n; id++) {
-            const struct sim_store *d = &s->nodes[id].disk;
-            if (i <= d->snap.meta.index) {
-                holders++; /* covered by its snapshot (checked on restore) */
-                continue;
-            }
-            if (d->n > 0 && i >= d->ents[0].index &&
-                i - d->ents[0].index < d->n &&
-                d->ents[i - d->ents[0].index].term == c->term[i]) {
-                holders++;
+            const struct sim_durable *d = &s->nodes[id].durable;
+            if (i <= d->snap_index ||
+                (i <= d->last && d->term[i] == c->term[i])) {
+                holders++; /* a snapshot holds it, or the durable log */
             }
         }
         if (holders < majority) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sim.h"
+#include "vfs_sim.h"
 
 #define MAX_ACKED 4096
 
@@ -47,11 +48,20 @@ static uint64_t find_leader(struct sim *s)
     return leader;
 }
 
+/* A restart must always succeed: crashes, torn writes and fsync errors
+ * never leave a disk that recovery refuses. */
+static void restart(struct sim *s, uint64_t id)
+{
+    int rv = sim_restart(s, id);
+    SIM_ASSERT(s, rv == 0, "n%llu could not restart: %s",
+               (unsigned long long)id, s->nodes[id].stop_reason);
+}
+
 static void random_fault(struct sim *s)
 {
     uint64_t id = sim_rand_range(s, 1, (uint64_t)s->n + 1);
     uint64_t leader = find_leader(s);
-    switch (sim_rand(s) % 12) {
+    switch (sim_rand(s) % 14) {
     case 0:
         sim_disconnect(s, id);
         break;
@@ -80,7 +90,7 @@ static void random_fault(struct sim *s)
         sim_crash(s, id);
         break;
     case 6:
-        sim_restart(s, id);
+        restart(s, id);
         break;
     case 7:
         sim_set_reliable(s, !s->net.reliable);
@@ -103,8 +113,20 @@ static void random_fault(struct sim *s)
         break;
     case 11:
         for (int i = 1; i <= s->n; i++) {
-            sim_restart(s, (uint64_t)i);
+            restart(s, (uint64_t)i);
             sim_connect(s, (uint64_t)i);
+        }
+        break;
+    case 12:
+        /* Power loss at one of the disk's next operations: the node
+         * fail-stops mid-write; unsynced sectors may or may not land. */
+        if (s->nodes[id].up) {
+            vfs_sim_fail_at(s->nodes[id].disk, sim_rand_range(s, 1, 12));
+        }
+        break;
+    case 13:
+        if (s->nodes[id].up) {
+            vfs_sim_fail_next_sync(s->nodes[id].disk);
         }
         break;
     }
@@ -211,7 +233,8 @@ void sim_random_schedule(struct sim_ctx *ctx)
     sim_set_long_reordering(s, false);
     s->net.dup_permille = 0;
     for (int id = 1; id <= n; id++) {
-        sim_restart(s, (uint64_t)id);
+        vfs_sim_clear_faults(s->nodes[id].disk);
+        restart(s, (uint64_t)id);
     }
     sim_check_one_leader(s);
     uint8_t final_cmd[16] = "final-command";

@@ -9,6 +9,7 @@ extern const struct sim_scenario sim_scenarios_election[];
 extern const struct sim_scenario sim_scenarios_agree[];
 extern const struct sim_scenario sim_scenarios_persist[];
 extern const struct sim_scenario sim_scenarios_beyond[];
+extern const struct sim_scenario sim_scenarios_disk[];
 extern const struct sim_scenario sim_scenarios_snapshot[];
 
 #endif

@@ -29,13 +29,27 @@ struct sim_snapshot {
     size_t len;
 };
 
-struct sim_store {
+/* What a node's storage acknowledged as durable, index by index: the
+ * simulator's record of every write whose persist() returned success. A
+ * restart must recover all of it (no acknowledged write lost). */
+struct sim_durable {
     struct sampan_hard_state hs;
-    struct sampan_entry *ents; /* durable entries, consecutive (owned) */
-    size_t n;
+    uint64_t snap_index;    /* newest snapshot saved or installed        */
+    uint64_t install_index; /* newest installed: entries up to it are
+                               only in that snapshot                   */
+    uint64_t *term;         /* [index] for entries 1..last */
+    uint32_t *len;
     size_t cap;
-    struct sim_snapshot snap; /* the durable snapshot the log follows */
-    struct sim_snapshot recv; /* a snapshot being received, durably  */
+    uint64_t last;
+    /* The batch being persisted when the node stopped, if any: after the
+     * crash it may have landed whole or not at all (batches are atomic on
+     * replay); term/vote likewise. */
+    bool pending;
+    struct sampan_ready pending_rd; /* shallow: only the fields below */
+    uint64_t pending_first;
+    size_t pending_n;
+    uint64_t *pending_term; /* [k] for index pending_first + k */
+    uint32_t *pending_len;
 };
 
 /* What a node has applied, index by index (1-based; [0] unused). */
@@ -47,15 +61,22 @@ struct sim_applied {
     uint64_t last; /* last applied index */
 };
 
+struct vfs_sim;
+struct sampan_node;
+struct sim;
+
 struct sim_node {
     uint64_t id;
+    struct sim *sim; /* back pointer for the node's io callbacks */
     bool up;
     uint64_t incarnation; /* bumped on crash: stale events are dropped */
-    struct sampan_raft *raft;
-    struct sim_store disk;
-    /* An outstanding Ready whose writes await their fsync. */
-    bool write_inflight;
-    struct sampan_ready rd;
+    struct sampan_node *node;
+    const struct sampan_raft *raft; /* the node's core, while up */
+    struct vfs_sim *disk;
+    struct sim_durable durable;
+    bool process_pending;  /* an EV_PROCESS is queued for this instant */
+    bool booting;          /* restores during boot are not installs */
+    char stop_reason[512]; /* why it last stopped or failed to boot */
     /* Per-index prefix hashes of the log as written (Log Matching). */
     uint64_t *prefix;
     size_t prefix_cap;
@@ -67,9 +88,11 @@ struct sim_node {
     uint64_t msgs_sent;
     uint64_t bytes_sent;
     uint64_t tick_phase;
-    uint64_t snap_wanted; /* take a snapshot at this index after advance */
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
+    uint64_t fail_stops; /* times the node stopped on a storage error */
+    uint64_t repairs;    /* restarts whose recovery repaired a torn tail */
+    char repaired[256];  /* what the last such recovery said            */
 };
 
 /* A linearizable read issued through sim_read(). */
@@ -110,6 +133,8 @@ struct sim {
     struct sampan_raft_config base_cfg; /* id/members filled per node */
     uint64_t tick_us;
     uint32_t snapshot_every; /* state machine snapshots every N applied */
+    uint64_t segment_bytes;  /* WAL segment size on the simulated disks  */
+    bool tear_on_crash;      /* crashes tear unsynced writes by sector   */
     struct sim_read *reads;  /* [context - 1] */
     size_t n_reads;
     size_t cap_reads;
@@ -175,8 +200,13 @@ void sim_set_long_reordering(struct sim *s, bool on);
 /* Crash: the node loses every write whose fsync had not completed, and all
  * messages addressed to it in flight. */
 void sim_crash(struct sim *s, uint64_t id);
-/* Restart a crashed node from its own disk. */
-void sim_restart(struct sim *s, uint64_t id);
+/* Restart a crashed node from its own disk. Returns 0, or the error that
+ * kept it from starting (for example SAMPAN_ECORRUPT: the node stays down
+ * and nd->stop_reason says why). */
+int sim_restart(struct sim *s, uint64_t id);
+/* Wipes a down node's disk (an operator replacing a corrupted node): it
+ * restarts empty and catches up from the others. */
+void sim_wipe(struct sim *s, uint64_t id);
 
 /* ---- reads, transfer ---- */
 /* Issues a linearizable read on node id; returns its context (>= 1), or 0
@@ -208,6 +238,22 @@ uint64_t sim_persisted_bytes(struct sim *s, uint64_t id);
 /* Wire size of a message, as an encoder would frame it. */
 uint64_t sim_msg_wire_size(const struct sampan_msg *m);
 
+/* ---- engine internals shared by sim.c and simnode.c ---- */
+void sim_net_send(struct sim *s, struct sim_node *from,
+                  const struct sampan_msg *m);
+void sim_trace_msg(struct sim *s, const char *dir, uint64_t node,
+                   const struct sampan_msg *m);
+void sim_schedule_tick(struct sim *s, struct sim_node *nd);
+/* Runs the node's loop later in this instant, once for all inputs. */
+void sim_schedule_process(struct sim *s, struct sim_node *nd);
+/* Hosting nodes (simnode.c). */
+void simnode_boot(struct sim *s, struct sim_node *nd);
+void simnode_stop(struct sim_node *nd);
+void simnode_free(struct sim_node *nd);
+/* Runs the node's Ready loop after an input; a storage failure stops it. */
+void simnode_process(struct sim *s, struct sim_node *nd, int input_rv,
+                     const char *what);
+
 /* ---- invariant checks (check.c) ------------------------------------------ */
 void check_after_event(struct sim *s, struct sim_node *nd);
 void check_written(struct sim *s, struct sim_node *nd,
@@ -216,6 +262,9 @@ void check_applied(struct sim *s, struct sim_node *nd,
                    const struct sampan_entry *e);
 void check_durability(struct sim *s);
 void check_rebuild_prefix(struct sim *s, struct sim_node *nd);
+/* After a restart: the recovered state holds everything the node's storage
+ * acknowledged as durable before the crash. */
+void check_recovered(struct sim *s, struct sim_node *nd);
 /* The node's log now starts after a snapshot ending at (index, term). */
 void check_restore_prefix(struct sim *s, struct sim_node *nd, uint64_t index,
                           uint64_t term);
