@@ -4,6 +4,7 @@
 #ifndef SAMPAN_BENCH_BENCH_H
 #define SAMPAN_BENCH_BENCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,8 +53,13 @@ int bench_run_sampan(const struct bench_params *p, size_t batch,
                      struct bench_result *res, char *err, size_t errlen);
 
 /* The baseline: write(fd) of batch * entry_bytes bytes appended to a
- * preallocated file, then fdatasync, until p->run_ns elapse. */
-int bench_run_raw(const struct bench_params *p, size_t batch,
+ * preallocated file, then fdatasync, until p->run_ns elapse. With `fresh`
+ * the file is large enough never to wrap, so every write lands in newly
+ * allocated space as a WAL's appends do (on ext4 fdatasync must then also
+ * journal the conversion of unwritten extents); without, it wraps within
+ * p->file_bytes and soon only overwrites written blocks, the cheapest
+ * case a file system offers. */
+int bench_run_raw(const struct bench_params *p, size_t batch, bool fresh,
                   struct bench_result *res, char *err, size_t errlen);
 
 /* Creates a fresh directory "<parent>/sampan-bench-wal.XXXXXX" into out. */

@@ -118,7 +118,7 @@ static double per_sec(uint64_t n, uint64_t ns)
 static void print_row(size_t batch, const char *what,
                       const struct bench_result *r)
 {
-    printf("%6zu  %-6s  %11.0f  %10.0f  %8.2f  %9.1f  %9.1f\n", batch, what,
+    printf("%6zu  %-7s %11.0f  %10.0f  %8.2f  %9.1f  %9.1f\n", batch, what,
            per_sec(r->records, r->elapsed_ns),
            per_sec(r->batches, r->elapsed_ns),
            per_sec(r->payload_bytes, r->elapsed_ns) / 1e6,
@@ -131,7 +131,8 @@ static double ratio(double a, double b)
     return b == 0.0 ? 0.0 : a / b;
 }
 
-static void print_ratio(size_t batch, const struct bench_result *s,
+static void print_ratio(size_t batch, const char *label,
+                        const struct bench_result *s,
                         const struct bench_result *r)
 {
     double rec = ratio(per_sec(s->records, s->elapsed_ns),
@@ -140,32 +141,37 @@ static void print_ratio(size_t batch, const struct bench_result *s,
                        (double)bench_hist_quantile(&r->lat, 0.50));
     double p99 = ratio((double)bench_hist_quantile(&s->lat, 0.99),
                        (double)bench_hist_quantile(&r->lat, 0.99));
-    printf("%6zu  %-6s  %10.2fx  %9.2fx  %7.2fx  %8.2fx  %8.2fx\n", batch,
-           "s/raw", rec, rec, rec, p50, p99);
+    printf("%6zu  %-7s %10.2fx  %9.2fx  %7.2fx  %8.2fx  %8.2fx\n", batch, label,
+           rec, rec, rec, p50, p99);
 }
 
 /* Runs every row, reusing the two results (and their histograms). */
 static int run_rows(const struct options *o, struct bench_params *p,
                     struct bench_result *sam, struct bench_result *raw,
-                    char *err, size_t errlen)
+                    struct bench_result *fresh, char *err, size_t errlen)
 {
-    printf("%6s  %-6s  %11s  %10s  %8s  %9s  %9s\n", "batch", "impl",
+    printf("%6s  %-7s %11s  %10s  %8s  %9s  %9s\n", "batch", "impl",
            "records/s", "batches/s", "MB/s", "p50 us", "p99 us");
     for (size_t i = 0; i < o->n_batches; i++) {
         size_t b = o->batches[i];
         memset(sam, 0, sizeof(*sam));
         memset(raw, 0, sizeof(*raw));
+        memset(fresh, 0, sizeof(*fresh));
         int rc = bench_run_sampan(p, b, sam, err, errlen);
-        if (rc != 0) {
-            return rc;
+        if (rc == 0) {
+            rc = bench_run_raw(p, b, true, fresh, err, errlen);
         }
-        rc = bench_run_raw(p, b, raw, err, errlen);
+        if (rc == 0) {
+            rc = bench_run_raw(p, b, false, raw, err, errlen);
+        }
         if (rc != 0) {
             return rc;
         }
         print_row(b, "sampan", sam);
-        print_row(b, "raw", raw);
-        print_ratio(b, sam, raw);
+        print_row(b, "raw-new", fresh);
+        print_row(b, "raw-ow", raw);
+        print_ratio(b, "s/new", sam, fresh);
+        print_ratio(b, "s/ow", sam, raw);
         fflush(stdout);
     }
     return 0;
@@ -191,7 +197,7 @@ int main(int argc, char **argv)
     /* Payload bytes are arbitrary but not all zero, so no layer below can
      * shortcut them. Histograms are large: on the heap, once. */
     uint8_t *buf = malloc(max_batch * ENTRY_BYTES);
-    struct bench_result *res = malloc(2 * sizeof(*res));
+    struct bench_result *res = malloc(3 * sizeof(*res));
     if (buf == NULL || res == NULL) {
         fprintf(stderr, "sampan-bench-wal: out of memory\n");
         free(buf);
@@ -211,10 +217,12 @@ int main(int argc, char **argv)
     };
     printf("sampan-bench-wal: %u-byte entries, %.1f s per row, 64 MiB "
            "segments, in %s\n"
-           "MB/s counts payload bytes; s/raw = sampan / raw "
+           "MB/s counts payload bytes. raw-new: write+fdatasync into newly "
+           "allocated space (as a WAL appends); raw-ow: overwriting written "
+           "blocks (cheapest). s/new, s/ow = sampan / each "
            "(throughput: higher is better; latency: lower is better)\n\n",
            ENTRY_BYTES, o.seconds, dir);
-    rc = run_rows(&o, &p, &res[0], &res[1], err, sizeof(err));
+    rc = run_rows(&o, &p, &res[0], &res[1], &res[2], err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "sampan-bench-wal: %s (%s)\n", err,
                 sampan_strerror(rc));

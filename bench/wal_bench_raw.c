@@ -73,17 +73,21 @@ static int raw_loop(int fd, const char *path, const struct bench_params *p,
     return 0;
 }
 
-int bench_run_raw(const struct bench_params *p, size_t batch,
+int bench_run_raw(const struct bench_params *p, size_t batch, bool fresh,
                   struct bench_result *res, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/raw-%zu", p->dir, batch);
     int fd;
-    int rc = raw_prepare(path, p->file_bytes, &fd, err, errlen);
+    struct bench_params q = *p;
+    if (fresh) {
+        q.file_bytes = (uint64_t)4 << 30; /* more than a row can write */
+    }
+    int rc = raw_prepare(path, q.file_bytes, &fd, err, errlen);
     if (rc != 0) {
         return rc;
     }
-    rc = raw_loop(fd, path, p, batch, res, err, errlen);
+    rc = raw_loop(fd, path, &q, batch, res, err, errlen);
     close(fd);
     /* The file is not needed past its row; keep the directory small. */
     unlink(path);
