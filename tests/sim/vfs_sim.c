@@ -367,14 +367,18 @@ static int s_rename(void *ctx, const char *from, const char *to)
     if (e == NULL || strlen(to) >= NAME_MAX_LEN) {
         return e == NULL ? SAMPAN_ENOENT : SAMPAN_EIO;
     }
-    int inode = e->inode;
+    if (strcmp(from, to) == 0) {
+        return 0; /* POSIX: renaming a file to itself does nothing */
+    }
     struct dirent_sim *old = dir_find(&d->cur, to);
     if (old != NULL) {
-        dir_remove(&d->cur, old);
+        dir_remove(&d->cur, old); /* may move entries: look `from` up again */
     }
     e = dir_find(&d->cur, from);
+    if (e == NULL) {
+        return SAMPAN_EIO;
+    }
     snprintf(e->name, NAME_MAX_LEN, "%s", to);
-    e->inode = inode;
     return 0;
 }
 
