@@ -52,6 +52,10 @@ extern "C" {
 /* Likewise for log indexes: boot state and messages beyond it are refused,
  * so index arithmetic can never wrap. */
 #define SAMPAN_MAX_INDEX (UINT64_C(1) << 62)
+/* Bytes each entry is charged beyond its payload when sizing messages
+ * (max_msg_bytes) and inflight windows (max_inflight_bytes): its framing
+ * on the wire, so a run of empty entries is bounded too. */
+#define SAMPAN_ENTRY_OVERHEAD 24u
 
 /* Kind of a log entry. */
 enum sampan_entry_type {
@@ -241,9 +245,10 @@ struct sampan_raft_config {
     uint64_t seed;            /* PRNG seed (timeouts)                         */
     bool disable_pre_vote;    /* PreVote is on unless this is set            */
     bool disable_check_quorum; /* CheckQuorum is on unless this is set        */
-    uint32_t max_inflight_msgs;  /* per follower, in AppendEntries messages */
-    uint64_t max_inflight_bytes; /* per follower, payload bytes in flight   */
-    uint64_t max_msg_bytes;      /* payload bytes per AppendEntries         */
+    uint32_t max_inflight_msgs; /* per follower, in AppendEntries messages */
+    /* Sizes count each entry's payload plus SAMPAN_ENTRY_OVERHEAD. */
+    uint64_t max_inflight_bytes; /* per follower, entry bytes in flight     */
+    uint64_t max_msg_bytes;      /* entry bytes per AppendEntries           */
     uint64_t max_uncommitted_bytes; /* leader refuses proposals past this */
     uint64_t max_entry_bytes;      /* largest single command                  */
     uint32_t max_ready_msgs;       /* bound on messages queued per Ready      */

@@ -60,8 +60,9 @@ bool log_is_up_to_date(const struct raft_log *l, uint64_t last_index,
 /* Largest index <= index whose term is <= term (fast backtracking hint). */
 uint64_t log_find_conflict_by_term(const struct raft_log *l, uint64_t index,
                                    uint64_t term);
-/* Number of entries from `lo` on whose payload total stays within
- * max_bytes (always at least one when lo <= last). */
+/* Number of entries from `lo` on whose size (payload plus
+ * SAMPAN_ENTRY_OVERHEAD each) stays within max_bytes, always at least one
+ * when lo <= last; *bytes gets that size. */
 size_t log_count_within(const struct raft_log *l, uint64_t lo,
                         uint64_t max_bytes, uint64_t *bytes);
 uint64_t log_bytes_between(const struct raft_log *l, uint64_t lo, uint64_t hi);

@@ -203,7 +203,7 @@ size_t log_count_within(const struct raft_log *l, uint64_t lo,
     size_t count = 0;
     uint64_t total = 0;
     for (uint64_t i = lo; i <= log_last_index(l); i++) {
-        uint64_t len = l->ents[i - l->offset - 1].len;
+        uint64_t len = l->ents[i - l->offset - 1].len + SAMPAN_ENTRY_OVERHEAD;
         if (count > 0 && total + len > max_bytes) {
             break;
         }

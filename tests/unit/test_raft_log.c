@@ -259,8 +259,9 @@ static void test_log_find_conflict_by_term(void **state)
     log_destroy(&l);
 }
 
-/* Size accounting for max_msg_bytes: as many entries as fit, but always at
- * least one. */
+/* Size accounting for max_msg_bytes: as many entries as fit, each charged
+ * its payload plus SAMPAN_ENTRY_OVERHEAD (so empty entries are bounded
+ * too), but always at least one. */
 static void test_log_count_within(void **state)
 {
     (void)state;
@@ -270,16 +271,18 @@ static void test_log_count_within(void **state)
     const uint32_t lens[] = {3, 3, 3, 10, 0};
     append_terms(&l, terms, lens, 5);
     uint64_t bytes = 99;
-    assert_int_equal(log_count_within(&l, 1, 6, &bytes), 2);
-    assert_int_equal(bytes, 6);
-    assert_int_equal(log_count_within(&l, 1, 5, &bytes), 1);
-    assert_int_equal(bytes, 3);
+    const uint64_t o = SAMPAN_ENTRY_OVERHEAD;
+    assert_int_equal(log_count_within(&l, 1, 2 * (3 + o), &bytes), 2);
+    assert_int_equal(bytes, 2 * (3 + o));
+    assert_int_equal(log_count_within(&l, 1, 2 * (3 + o) - 1, &bytes), 1);
+    assert_int_equal(bytes, 3 + o);
     assert_int_equal(log_count_within(&l, 1, 1000, &bytes), 5);
-    assert_int_equal(bytes, 19);
+    assert_int_equal(bytes, 19 + 5 * o);
     assert_int_equal(log_count_within(&l, 4, 1, &bytes), 1); /* oversized */
-    assert_int_equal(bytes, 10);
-    assert_int_equal(log_count_within(&l, 4, 10, &bytes), 2); /* +0 bytes */
-    assert_int_equal(bytes, 10);
+    assert_int_equal(bytes, 10 + o);
+    /* An empty entry still costs its framing. */
+    assert_int_equal(log_count_within(&l, 4, 10 + 2 * o, &bytes), 2);
+    assert_int_equal(log_count_within(&l, 4, 10 + 2 * o - 1, &bytes), 1);
     assert_int_equal(log_count_within(&l, 6, 10, &bytes), 0);
     assert_int_equal(bytes, 0);
     assert_int_equal(log_bytes_between(&l, 2, 4), 16);

@@ -584,25 +584,27 @@ static void test_replicate_inflight_msgs_window(void **state)
     sampan_raft_free(r);
 }
 
-/* Replicate state is also bounded by payload bytes in flight: the window
- * is full once max_inflight_bytes are outstanding. */
+/* Replicate state is also bounded by bytes in flight (payload plus
+ * SAMPAN_ENTRY_OVERHEAD per entry): the window is full once
+ * max_inflight_bytes are outstanding. */
 static void test_replicate_inflight_bytes_window(void **state)
 {
     (void)state;
     struct sampan_raft_config cfg;
     fx_config(&cfg, 1, 3, 3);
-    cfg.max_inflight_bytes = 10;
-    cfg.max_msg_bytes = 4;
+    const uint64_t e = 4 + SAMPAN_ENTRY_OVERHEAD; /* one entry's charge */
+    cfg.max_inflight_bytes = 2 * e + 2;
+    cfg.max_msg_bytes = e;
     struct sampan_raft *r = new_leader_cfg(&cfg, true);
     for (int i = 0; i < 6; i++) {
         propose(r, "4444");
     }
     struct fx_rd rd;
     fx_drain(r, &rd);
-    /* 4 + 4 < 10 keeps sending; 12 >= 10 fills the window. */
+    /* 2e < 2e + 2 keeps sending; 3e fills the window. */
     assert_int_equal(fx_count(&rd, SAMPAN_MSG_APPEND, 2), 3);
     fx_rd_free(&rd);
-    fx_ack(r, 2, 2); /* frees 4 bytes: 8 < 10, one more goes */
+    fx_ack(r, 2, 2); /* frees one entry: 2e < 2e + 2, one more goes */
     fx_drain(r, &rd);
     assert_int_equal(fx_count(&rd, SAMPAN_MSG_APPEND, 2), 1);
     assert_int_equal(fx_find(&rd, SAMPAN_MSG_APPEND, 2)->entries[0].index, 5);
@@ -610,16 +612,18 @@ static void test_replicate_inflight_bytes_window(void **state)
     sampan_raft_free(r);
 }
 
-/* max_msg_bytes limits the entries per AppendEntries, but an entry larger
- * than the limit still goes out alone. */
+/* max_msg_bytes limits the entries per AppendEntries (each charged its
+ * payload plus SAMPAN_ENTRY_OVERHEAD), but an entry larger than the limit
+ * still goes out alone. */
 static void test_max_msg_bytes_limits_entries(void **state)
 {
     (void)state;
     struct sampan_raft_config cfg;
     fx_config(&cfg, 1, 3, 3);
-    cfg.max_msg_bytes = 4;
+    const uint64_t o = SAMPAN_ENTRY_OVERHEAD;
+    cfg.max_msg_bytes = 4 + 2 * o;
     struct sampan_raft *r = new_leader_cfg(&cfg, true);
-    propose(r, "0123456789"); /* 10 > 4 */
+    propose(r, "0123456789"); /* 10 + o, with "ab" 2 + o: over the limit */
     propose(r, "ab");
     propose(r, "cd");
     propose(r, "e");
@@ -634,7 +638,7 @@ static void test_max_msg_bytes_limits_entries(void **state)
     }
     assert_int_equal(n, 3);
     assert_int_equal(sizes[0], 1); /* the 10-byte entry alone */
-    assert_int_equal(sizes[1], 2); /* "ab" + "cd" = 4 */
+    assert_int_equal(sizes[1], 2); /* "ab" + "cd" = 4 + 2o, the limit */
     assert_int_equal(sizes[2], 1); /* "e" */
     fx_rd_free(&rd);
     sampan_raft_free(r);
