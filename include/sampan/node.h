@@ -79,6 +79,9 @@ int sampan_node_propose(struct sampan_node *n, const void *data, size_t len,
                         uint64_t *index);
 int sampan_node_read_index(struct sampan_node *n, uint64_t context);
 int sampan_node_transfer_leader(struct sampan_node *n, uint64_t target);
+/* Starts an election now (e.g. the only voter of a one-node cluster need
+ * not wait an election timeout at startup). */
+int sampan_node_campaign(struct sampan_node *n);
 
 /* Changes how many applied entries pass between snapshots (0: never). */
 void sampan_node_set_snapshot_every(struct sampan_node *n, uint64_t every);

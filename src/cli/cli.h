@@ -44,5 +44,6 @@ int cli_is_help_flag(const char *arg);
 extern const struct cli_command cli_cmd_help;
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_storage;
+extern const struct cli_command cli_cmd_serve;
 
 #endif

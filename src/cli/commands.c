@@ -11,6 +11,7 @@ const struct cli_command *const *cli_commands(size_t *n)
     /* Read-only data (each entry lives in its own file), so this is no
      * mutable state outside main(). */
     static const struct cli_command *const table[] = {
+        &cli_cmd_serve,
         &cli_cmd_storage,
         &cli_cmd_version,
         &cli_cmd_help,

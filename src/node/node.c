@@ -396,6 +396,11 @@ int sampan_node_read_index(struct sampan_node *n, uint64_t context)
                       : sampan_raft_read_index(n->raft, context);
 }
 
+int sampan_node_campaign(struct sampan_node *n)
+{
+    return n->stopped ? SAMPAN_ESTOPPED : sampan_raft_campaign(n->raft);
+}
+
 int sampan_node_transfer_leader(struct sampan_node *n, uint64_t target)
 {
     return n->stopped ? SAMPAN_ESTOPPED

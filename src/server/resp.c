@@ -888,3 +888,15 @@ int resp_out_null_array(struct resp_out *o)
 {
     return out_line(o, '*', -1);
 }
+
+int resp_out_raw(struct resp_out *o, const void *data, size_t len)
+{
+    int rc = out_reserve(o, len);
+    if (rc != 0) {
+        return rc;
+    }
+    if (len > 0) {
+        out_put(o, data, len);
+    }
+    return 0;
+}

@@ -220,4 +220,8 @@ int resp_out_array_header(struct resp_out *o, size_t n);
 /* "*-1\r\n" */
 int resp_out_null_array(struct resp_out *o);
 
+/* Appends bytes that are already RESP (a reply encoded elsewhere), whole
+ * or not at all; same errors as the encoders above. */
+int resp_out_raw(struct resp_out *o, const void *data, size_t len);
+
 #endif

@@ -1,0 +1,186 @@
+/* cli/cmd_serve.c: `sampan serve`: parses the flags into a server
+ * configuration (every bad flag gets a message naming it and exit code 2)
+ * and runs the node until SIGINT or SIGTERM. With no flags at all it runs
+ * a one-node cluster on 127.0.0.1:7379 with ./sampan-data. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (s == NULL || *s == '\0' || *s == '-') {
+        return -1;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* "HOST:PORT" (HOST an IPv4 address, or [IPv6]). */
+static int parse_hostport(const char *s, char *host, size_t hostlen,
+                          uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s) {
+        return -1;
+    }
+    const char *h = s;
+    size_t hlen = (size_t)(colon - s);
+    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    uint64_t p;
+    if (hlen == 0 || hlen >= hostlen || parse_u64(colon + 1, 1, 65535, &p)) {
+        return -1;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* "1=HOST:PORT,2=HOST:PORT,...": how this node reaches each member. */
+static int parse_peers(const char *s, struct server_config *cfg, char *why,
+                       size_t whylen)
+{
+    char buf[4096];
+    if (strlen(s) >= sizeof(buf)) {
+        snprintf(why, whylen, "--peers is too long");
+        return -1;
+    }
+    strcpy(buf, s);
+    cfg->n_peers = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        struct server_peer *p = &cfg->peers[cfg->n_peers];
+        if (cfg->n_peers == SAMPAN_MAX_VOTERS) {
+            snprintf(why, whylen, "--peers: at most %u members",
+                     (unsigned)SAMPAN_MAX_VOTERS);
+            return -1;
+        }
+        if (eq == NULL) {
+            snprintf(why, whylen, "--peers: '%s' is not ID=HOST:PORT", tok);
+            return -1;
+        }
+        *eq = '\0';
+        if (parse_u64(tok, 1, UINT32_MAX, &p->id) ||
+            parse_hostport(eq + 1, p->host, sizeof(p->host), &p->port)) {
+            snprintf(why, whylen, "--peers: '%s=%s' is not ID=HOST:PORT", tok,
+                     eq + 1);
+            return -1;
+        }
+        for (size_t i = 0; i < cfg->n_peers; i++) {
+            if (cfg->peers[i].id == p->id) {
+                snprintf(why, whylen, "--peers: member %" PRIu64 " twice",
+                         p->id);
+                return -1;
+            }
+        }
+        cfg->n_peers++;
+    }
+    if (cfg->n_peers == 0) {
+        snprintf(why, whylen, "--peers lists no members");
+        return -1;
+    }
+    return 0;
+}
+
+static int run_serve(int argc, char **argv)
+{
+    struct server_config cfg;
+    server_config_default(&cfg);
+    bool peers_given = false;
+    char why[512];
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t n = 0;
+        if (cli_is_help_flag(flag)) {
+            cli_print_command_usage(stdout, &cli_cmd_serve);
+            return CLI_EXIT_OK;
+        }
+        if (v == NULL) {
+            snprintf(why, sizeof(why), "%s needs a value (or is unknown)",
+                     flag);
+            return cli_usage_error(&cli_cmd_serve, why);
+        }
+        i++;
+        int bad = 0;
+        if (strcmp(flag, "--id") == 0) {
+            bad = parse_u64(v, 1, UINT32_MAX, &cfg.id);
+        } else if (strcmp(flag, "--cluster-id") == 0) {
+            bad = parse_u64(v, 1, UINT64_MAX, &cfg.cluster_id);
+        } else if (strcmp(flag, "--data-dir") == 0) {
+            bad = strlen(v) == 0 || strlen(v) >= sizeof(cfg.data_dir);
+            if (!bad) {
+                strcpy(cfg.data_dir, v);
+            }
+        } else if (strcmp(flag, "--listen") == 0) {
+            bad = parse_hostport(v, cfg.listen_host, sizeof(cfg.listen_host),
+                                 &cfg.listen_port);
+        } else if (strcmp(flag, "--peer-listen") == 0) {
+            bad = parse_hostport(v, cfg.peer_host, sizeof(cfg.peer_host),
+                                 &cfg.peer_port);
+        } else if (strcmp(flag, "--peers") == 0) {
+            if (parse_peers(v, &cfg, why, sizeof(why)) != 0) {
+                return cli_usage_error(&cli_cmd_serve, why);
+            }
+            peers_given = true;
+        } else if (strcmp(flag, "--election-ms") == 0) {
+            bad = parse_u64(v, 20, 60000, &n);
+            cfg.election_ms = (uint32_t)n;
+        } else if (strcmp(flag, "--heartbeat-ms") == 0) {
+            bad = parse_u64(v, 1, 10000, &n);
+            cfg.heartbeat_ms = (uint32_t)n;
+        } else if (strcmp(flag, "--tick-ms") == 0) {
+            bad = parse_u64(v, 1, 1000, &n);
+            cfg.tick_ms = (uint32_t)n;
+        } else if (strcmp(flag, "--snapshot-every") == 0) {
+            bad = parse_u64(v, 0, UINT64_MAX, &cfg.snapshot_every);
+        } else if (strcmp(flag, "--request-timeout-ms") == 0) {
+            bad = parse_u64(v, 10, 600000, &n);
+            cfg.request_timeout_ms = (uint32_t)n;
+        } else if (strcmp(flag, "--max-clients") == 0) {
+            bad = parse_u64(v, 1, 1000000, &n);
+            cfg.max_clients = (uint32_t)n;
+        } else {
+            snprintf(why, sizeof(why), "unknown flag '%s'", flag);
+            return cli_usage_error(&cli_cmd_serve, why);
+        }
+        if (bad) {
+            snprintf(why, sizeof(why), "bad value '%s' for %s", v, flag);
+            return cli_usage_error(&cli_cmd_serve, why);
+        }
+    }
+    if (!peers_given) {
+        /* The embedded default: a cluster of this node alone. */
+        cfg.n_peers = 1;
+        cfg.peers[0].id = cfg.id;
+        snprintf(cfg.peers[0].host, sizeof(cfg.peers[0].host), "%s",
+                 cfg.peer_host);
+        cfg.peers[0].port = cfg.peer_port;
+    }
+    return server_run(&cfg) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+const struct cli_command cli_cmd_serve = {
+    .name = "serve",
+    .summary = "run a node (alone: a one-node cluster on 127.0.0.1:7379)",
+    .usage = "serve [--id N] [--data-dir DIR] [--listen HOST:PORT]\n"
+             "      [--peer-listen HOST:PORT] [--peers 1=HOST:PORT,2=...]\n"
+             "      [--cluster-id N] [--election-ms MS] [--heartbeat-ms MS]\n"
+             "      [--tick-ms MS] [--snapshot-every N]\n"
+             "      [--request-timeout-ms MS] [--max-clients N]",
+    .run = run_serve,
+};

@@ -1,0 +1,121 @@
+/* server/internal.h: the server's private state, shared by server.c (the
+ * loop, the node and the log), conn.c (client connections) and commands.c
+ * (what each command does). */
+#ifndef SAMPAN_SERVER_INTERNAL_H
+#define SAMPAN_SERVER_INTERNAL_H
+
+#include <uv.h>
+
+#include "kv/kv.h"
+#include "sampan/node.h"
+#include "sampan/transport.h"
+#include "server/resp.h"
+#include "server/server.h"
+
+/* Every log entry the server proposes is a key/value command wrapped in
+ * this envelope, so the node that took the request recognizes it when it
+ * is applied (followers forward proposals without learning their index):
+ * u8 version, u64 origin node id, u64 request id, then the kv payload. */
+#define ENVELOPE_VERSION 1u
+#define ENVELOPE_BYTES 17u
+
+/* A request waiting for the log (a write to be applied, or a read whose
+ * read index must be reached). Indexed by id % max_pending. */
+struct pending {
+    uint64_t id; /* 0: free slot */
+    uint64_t conn_id;
+    uint64_t slot; /* the reply's place in the connection's order */
+    uint64_t deadline_ms;
+    bool is_read;
+    /* Reads: the command, copied (argv point into argbuf). */
+    size_t argc;
+    struct kv_slice *argv;
+    uint8_t *argbuf;
+};
+
+/* A reply slot: requests on a connection are answered in order. */
+struct reply {
+    bool ready;
+    uint8_t *data; /* owned */
+    size_t len;
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    struct server *srv;
+    uint64_t id;
+    uint8_t *in; /* bytes read, not yet parsed */
+    size_t in_len;
+    size_t in_cap;
+    struct resp_parser parser;
+    struct resp_request req;
+    struct reply *replies; /* ring of max_pipeline */
+    uint64_t head;         /* oldest unanswered slot */
+    uint64_t next;         /* next slot to give out  */
+    struct resp_out out;   /* replies ready to write  */
+    bool writing;
+    bool reading;
+    bool closing;
+    bool quit; /* close once everything is written */
+    char name[64];
+};
+
+struct server {
+    struct server_config cfg;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_timer_t ticker;
+    uv_timer_t expiry;
+    uv_check_t check;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    struct sampan_vfs vfs;
+    bool vfs_open;
+    struct sampan_node *node;
+    struct kv *kv;
+    struct sampan_transport *transport;
+    struct pending *pending; /* max_pending slots */
+    uint64_t next_id;
+    uint64_t oldest_id;  /* no live request is older */
+    struct conn **conns; /* max_clients slots, by id % max_clients */
+    uint64_t next_conn_id;
+    uint32_t n_conns;
+    bool listener_init; /* handles initialized (closed on stop) */
+    bool handles_init;
+    bool stopped;
+    bool stopping;
+    uint64_t stop_deadline_ms;
+    uint64_t last_leader; /* to notice leadership changes */
+    uint64_t last_term;
+    int exit_code;
+    /* Counters for INFO. */
+    uint64_t commands;
+    uint64_t timeouts;
+    uint64_t rejected_clients;
+};
+
+/* server.c */
+uint64_t server_now_ms(struct server *s);
+/* Proposes the kv payload for a pending request; 0 or a core error. */
+int server_propose(struct server *s, uint64_t id, const uint8_t *payload,
+                   size_t len);
+struct pending *server_pending_new(struct server *s, struct conn *c,
+                                   uint64_t slot, bool is_read);
+void server_pending_drop(struct server *s, struct pending *p);
+
+/* conn.c */
+void conn_accept(uv_stream_t *listener, int status);
+/* Stores the reply for slot (taking o's bytes), and writes what is ready
+ * in order. */
+void conn_reply(struct conn *c, uint64_t slot, struct resp_out *o);
+void conn_reply_error(struct conn *c, uint64_t slot, const char *msg);
+struct conn *conn_find(struct server *s, uint64_t id);
+void conn_close(struct conn *c);
+
+/* commands.c */
+/* Handles one parsed request; its reply will go to `slot`. */
+void command_run(struct conn *c, const struct resp_request *req, uint64_t slot);
+/* Encodes a kv result as RESP into o. */
+int command_result(struct resp_out *o, const struct kv_result *r);
+
+#endif
