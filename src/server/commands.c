@@ -89,11 +89,14 @@ static void to_slices(const struct resp_request *req, struct kv_slice *out)
     }
 }
 
+/* A write, with `session` (may be NULL) for exactly-once: the state
+ * machine applies a (client, seq) pair once and answers a retry with the
+ * first result. */
 static void run_write(struct conn *c, const struct resp_request *req,
-                      uint64_t slot)
+                      uint64_t slot, const struct kv_session_id *session)
 {
     struct server *s = c->srv;
-    struct kv_slice stack[8];
+    struct kv_slice stack[8] = {{0}};
     struct kv_slice *argv =
         req->argc <= 8 ? stack : malloc(req->argc * sizeof(*argv));
     if (argv == NULL) {
@@ -105,7 +108,7 @@ static void run_write(struct conn *c, const struct resp_request *req,
     size_t len = 0;
     struct kv_result err;
     memset(&err, 0, sizeof(err));
-    int rv = kv_cmd_from_argv(req->argc, argv, NULL, &payload, &len, &err);
+    int rv = kv_cmd_from_argv(req->argc, argv, session, &payload, &len, &err);
     if (argv != stack) {
         free(argv);
     }
@@ -138,10 +141,44 @@ static void run_write(struct conn *c, const struct resp_request *req,
      * timeout whose outcome is unknown. */
 }
 
+/* READONLY connections read the local applied state at once: possibly
+ * stale, never torn; for clients that asked for it. */
+static void run_local_read(struct conn *c, const struct resp_request *req,
+                           uint64_t slot)
+{
+    struct kv_slice stack[8] = {{0}};
+    struct kv_slice *argv =
+        req->argc <= 8 ? stack : malloc(req->argc * sizeof(*argv));
+    struct kv_result r;
+    memset(&r, 0, sizeof(r));
+    struct resp_out o;
+    resp_out_init(&o, 0);
+    if (argv == NULL) {
+        resp_out_error(&o, "ERR out of memory");
+    } else {
+        to_slices(req, argv);
+        if (kv_read(c->srv->kv, req->argc, argv, &r) == 0) {
+            command_result(&o, &r);
+        } else {
+            resp_out_error(&o, "ERR out of memory");
+        }
+    }
+    conn_reply(c, slot, &o);
+    resp_out_free(&o);
+    kv_result_free(&r);
+    if (argv != stack) {
+        free(argv);
+    }
+}
+
 static void run_read(struct conn *c, const struct resp_request *req,
                      uint64_t slot)
 {
     struct server *s = c->srv;
+    if (c->stale_reads) {
+        run_local_read(c, req, slot);
+        return;
+    }
     struct pending *p = server_pending_new(s, c, slot, true);
     if (p == NULL) {
         conn_reply_error(c, slot, refusal(SAMPAN_EBUSY));
@@ -265,6 +302,16 @@ static void run_client(struct conn *c, const struct resp_request *req,
         } else {
             reply_bulk(c, slot, c->name, strlen(c->name));
         }
+    } else if (req->argc == 3 && resp_arg_is(req, 1, "SESSION")) {
+        int64_t id = 0;
+        if (resp_arg_int64(req, 2, &id) != 0 || id <= 0) {
+            conn_reply_error(c, slot,
+                             "ERR session id must be a positive "
+                             "integer");
+        } else {
+            c->session_id = (uint64_t)id;
+            reply_simple(c, slot, "OK");
+        }
     } else if (req->argc == 2 && resp_arg_is(req, 1, "ID")) {
         struct resp_out o;
         resp_out_init(&o, 0);
@@ -274,6 +321,44 @@ static void run_client(struct conn *c, const struct resp_request *req,
     } else {
         conn_reply_error(c, slot, "ERR unsupported CLIENT subcommand");
     }
+}
+
+/* SEQ n COMMAND ARGS...: a write applied exactly once per (session, n),
+ * in the session named by CLIENT SESSION. Sequence numbers must increase;
+ * repeating the last one returns its first result without applying it
+ * again; an older one is refused. */
+static void run_seq(struct conn *c, const struct resp_request *req,
+                    uint64_t slot)
+{
+    int64_t seq = 0;
+    if (req->argc < 3) {
+        reply_arity(c, slot, "seq");
+        return;
+    }
+    if (c->session_id == 0) {
+        conn_reply_error(c, slot,
+                         "ERR SEQ needs a session: CLIENT SESSION "
+                         "<id> first");
+        return;
+    }
+    if (resp_arg_int64(req, 1, &seq) != 0 || seq <= 0) {
+        conn_reply_error(c, slot,
+                         "ERR sequence number must be a positive "
+                         "integer");
+        return;
+    }
+    if (kv_command_kind(req->argv[2], req->arglen[2]) != KV_KIND_WRITE) {
+        conn_reply_error(c, slot, "ERR SEQ applies to write commands only");
+        return;
+    }
+    /* The inner command is argv[2..]: a view of the same request. */
+    struct resp_request inner = *req;
+    inner.argc = req->argc - 2;
+    inner.argv = req->argv + 2;
+    inner.arglen = req->arglen + 2;
+    struct kv_session_id session = {.client = c->session_id,
+                                    .seq = (uint64_t)seq};
+    run_write(c, &inner, slot, &session);
 }
 
 void command_run(struct conn *c, const struct resp_request *req, uint64_t slot)
@@ -320,10 +405,16 @@ void command_run(struct conn *c, const struct resp_request *req, uint64_t slot)
         run_config(c, req, slot);
     } else if (resp_arg_is(req, 0, "INFO")) {
         run_info(c, slot);
+    } else if (resp_arg_is(req, 0, "READONLY") ||
+               resp_arg_is(req, 0, "READWRITE")) {
+        c->stale_reads = resp_arg_is(req, 0, "READONLY");
+        reply_simple(c, slot, "OK");
+    } else if (resp_arg_is(req, 0, "SEQ")) {
+        run_seq(c, req, slot);
     } else {
         switch (kv_command_kind(name, len)) {
         case KV_KIND_WRITE:
-            run_write(c, req, slot);
+            run_write(c, req, slot, NULL);
             break;
         case KV_KIND_READ:
             run_read(c, req, slot);

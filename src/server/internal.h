@@ -56,7 +56,9 @@ struct conn {
     bool writing;
     bool reading;
     bool closing;
-    bool quit; /* close once everything is written */
+    bool quit;           /* close once everything is written */
+    bool stale_reads;    /* READONLY: reads from local state, no ReadIndex */
+    uint64_t session_id; /* CLIENT SESSION: 0 = none */
     char name[64];
 };
 
