@@ -1,7 +1,8 @@
 # sampan: convenience front end over CMake. The two commands that matter:
 #
 #   make test    install missing deps, build with ASan/UBSan (Debug), run ctest
-#   make run     install missing deps, build, run the simulator demo
+#   make run     install missing deps, build, run a local 3-node cluster
+#                (build/bin/sampan cluster; Ctrl-C stops it)
 #
 # Other targets: deps, build, lint (other compiler + clang-format), release,
 # clean, format, format-check.
@@ -38,7 +39,7 @@ FORMAT_DIRS  := src include tests
 # cmake --build runs make underneath; keep its output free of directory noise.
 MAKEFLAGS    += --no-print-directory
 
-.PHONY: all deps configure build test lint run release clean format format-check
+.PHONY: all deps configure build test lint run sim-demo release clean format format-check
 
 all: build
 
@@ -66,7 +67,13 @@ lint: deps format-check
 		$(CMAKE) --build $(LINT_PREFIX)-$$cc -j$(JOBS) || exit 1; \
 	done
 
+# The main job: a local 3-node cluster (separate `sampan serve` processes on
+# 127.0.0.1:7379-7381, data in ./sampan-cluster) until Ctrl-C.
 run: build
+	$(BUILD_DIR)/bin/sampan cluster
+
+# The simulator's readable trace: an election, commits, a leader crash.
+sim-demo: build
 	$(BUILD_DIR)/bin/sampan-sim --demo
 
 release: deps

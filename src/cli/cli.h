@@ -45,5 +45,10 @@ extern const struct cli_command cli_cmd_help;
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_storage;
 extern const struct cli_command cli_cmd_serve;
+extern const struct cli_command cli_cmd_cluster;
+extern const struct cli_command cli_cmd_status;
+/* cmd_client.c: get, set, del, incr, append. */
+extern const struct cli_command cli_cmd_get, cli_cmd_set, cli_cmd_del,
+    cli_cmd_incr, cli_cmd_append;
 
 #endif

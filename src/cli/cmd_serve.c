@@ -177,7 +177,7 @@ static int run_serve(int argc, char **argv)
 const struct cli_command cli_cmd_serve = {
     .name = "serve",
     .summary = "run a node (alone: a one-node cluster on 127.0.0.1:7379)",
-    .usage = "serve [--id N] [--data-dir DIR] [--listen HOST:PORT]\n"
+    .usage = "sampan serve [--id N] [--data-dir DIR] [--listen HOST:PORT]\n"
              "      [--peer-listen HOST:PORT] [--peers 1=HOST:PORT,2=...]\n"
              "      [--cluster-id N] [--election-ms MS] [--heartbeat-ms MS]\n"
              "      [--tick-ms MS] [--snapshot-every N]\n"

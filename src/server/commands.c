@@ -136,7 +136,10 @@ static void run_write(struct conn *c, const struct resp_request *req,
     if (rv != 0) {
         server_pending_drop(s, p);
         conn_reply_error(c, slot, refusal(rv));
+        return;
     }
+    p->counted = true;
+    c->writes_in_flight++;
     /* Otherwise answered when the entry is applied (server.c), or with a
      * timeout whose outcome is unknown. */
 }
@@ -208,7 +211,10 @@ static void run_read(struct conn *c, const struct resp_request *req,
     if (rv != 0) {
         server_pending_drop(s, p);
         conn_reply_error(c, slot, refusal(rv));
+        return;
     }
+    p->counted = true;
+    c->reads_in_flight++;
 }
 
 static void run_info(struct conn *c, uint64_t slot)

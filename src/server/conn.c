@@ -10,9 +10,16 @@
 
 #include "server/internal.h"
 
+/* A connection id is (serial << 32) | slot: unique over the server's life,
+ * and naming its place in the table, so lookups are O(1) and a place is
+ * reused as soon as it is free. */
 struct conn *conn_find(struct server *s, uint64_t id)
 {
-    struct conn *c = s->conns[id % s->cfg.max_clients];
+    uint32_t slot = (uint32_t)id;
+    if (slot >= s->cfg.max_clients) {
+        return NULL;
+    }
+    struct conn *c = s->conns[slot];
     return c != NULL && c->id == id && !c->closing ? c : NULL;
 }
 
@@ -37,7 +44,9 @@ void conn_close(struct conn *c)
     }
     c->closing = true;
     struct server *s = c->srv;
-    s->conns[c->id % s->cfg.max_clients] = NULL;
+    uint32_t slot = (uint32_t)c->id;
+    s->conns[slot] = NULL;
+    s->free_slots[s->n_free++] = slot;
     s->n_conns--;
     /* Requests still waiting for the log find no connection and are
      * dropped when they complete. */
@@ -174,6 +183,21 @@ static void parse_input(struct conn *c)
         if (consumed == 0) {
             break; /* incomplete: wait for more bytes */
         }
+        if (c->req.argc > 0) {
+            /* In order: a read waits for the connection's writes to be
+             * applied (so it sees them), a write for its reads to be
+             * answered (so they do not see it). Leave the request in the
+             * buffer; it is parsed again when the other kind is done. */
+            enum kv_kind kind =
+                kv_command_kind(c->req.argv[0], c->req.arglen[0]);
+            bool seq = resp_arg_is(&c->req, 0, "SEQ");
+            if ((kind == KV_KIND_READ && !c->stale_reads &&
+                 c->writes_in_flight > 0) ||
+                ((kind == KV_KIND_WRITE || seq) && c->reads_in_flight > 0)) {
+                c->blocked = true;
+                break;
+            }
+        }
         off += consumed;
         if (c->req.argc > 0) {
             uint64_t slot = c->next++;
@@ -184,6 +208,18 @@ static void parse_input(struct conn *c)
     if (off > 0 && !c->closing) {
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
+    }
+}
+
+void conn_request_done(struct conn *c, bool is_read)
+{
+    uint32_t *n = is_read ? &c->reads_in_flight : &c->writes_in_flight;
+    if (*n > 0) {
+        (*n)--;
+    }
+    if (*n == 0 && c->blocked && !c->closing) {
+        c->blocked = false;
+        parse_input(c); /* the request that waited, and what follows */
     }
 }
 
@@ -247,9 +283,9 @@ void conn_accept(uv_stream_t *listener, int status)
         return;
     }
     c->replies = calloc(s->cfg.max_pipeline, sizeof(*c->replies));
-    uint64_t id = s->next_conn_id++;
-    bool full = s->n_conns >= s->cfg.max_clients ||
-                s->conns[id % s->cfg.max_clients] != NULL;
+    bool full = s->n_free == 0;
+    uint32_t slot = full ? 0 : s->free_slots[s->n_free - 1];
+    uint64_t id = (s->next_conn_id++ << 32) | slot;
     if (c->replies == NULL || resp_parser_init(&c->parser, NULL) != 0 ||
         resp_request_init(&c->req) != 0 || full) {
         /* Over the client limit: say so, then hang up. */
@@ -265,7 +301,8 @@ void conn_accept(uv_stream_t *listener, int status)
     }
     resp_out_init(&c->out, 0);
     c->id = id;
-    s->conns[id % s->cfg.max_clients] = c;
+    s->n_free--;
+    s->conns[slot] = c;
     s->n_conns++;
     uv_tcp_nodelay(&c->tcp, 1);
     start_reading(c);

@@ -27,6 +27,7 @@ struct pending {
     uint64_t slot; /* the reply's place in the connection's order */
     uint64_t deadline_ms;
     bool is_read;
+    bool counted; /* counted in its connection's *_in_flight */
     /* Reads: the command, copied (argv point into argbuf). */
     size_t argc;
     struct kv_slice *argv;
@@ -56,8 +57,13 @@ struct conn {
     bool writing;
     bool reading;
     bool closing;
-    bool quit;           /* close once everything is written */
-    bool stale_reads;    /* READONLY: reads from local state, no ReadIndex */
+    bool quit;        /* close once everything is written */
+    bool stale_reads; /* READONLY: reads from local state, no ReadIndex */
+    /* Requests waiting for the log, by kind. A connection runs one kind at
+     * a time so its commands take effect in the order it sent them. */
+    uint32_t reads_in_flight;
+    uint32_t writes_in_flight;
+    bool blocked;        /* parsing paused until the other kind is answered */
     uint64_t session_id; /* CLIENT SESSION: 0 = none */
     char name[64];
 };
@@ -78,8 +84,10 @@ struct server {
     struct sampan_transport *transport;
     struct pending *pending; /* max_pending slots */
     uint64_t next_id;
-    uint64_t oldest_id;  /* no live request is older */
-    struct conn **conns; /* max_clients slots, by id % max_clients */
+    uint64_t oldest_id;   /* no live request is older */
+    struct conn **conns;  /* max_clients slots; a conn's id names its slot */
+    uint32_t *free_slots; /* stack of free slots in conns */
+    uint32_t n_free;
     uint64_t next_conn_id;
     uint32_t n_conns;
     bool listener_init; /* handles initialized (closed on stop) */
@@ -113,6 +121,8 @@ void conn_reply(struct conn *c, uint64_t slot, struct resp_out *o);
 void conn_reply_error(struct conn *c, uint64_t slot, const char *msg);
 struct conn *conn_find(struct server *s, uint64_t id);
 void conn_close(struct conn *c);
+/* A request of the connection finished waiting for the log. */
+void conn_request_done(struct conn *c, bool is_read);
 
 /* commands.c */
 /* Handles one parsed request; its reply will go to `slot`. */

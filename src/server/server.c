@@ -58,7 +58,12 @@ struct pending *server_pending_new(struct server *s, struct conn *c,
 
 void server_pending_drop(struct server *s, struct pending *p)
 {
-    (void)s;
+    if (p->counted) {
+        struct conn *c = conn_find(s, p->conn_id);
+        if (c != NULL) {
+            conn_request_done(c, p->is_read);
+        }
+    }
     free(p->argv);
     free(p->argbuf);
     memset(p, 0, sizeof(*p));
@@ -501,9 +506,14 @@ int server_run(const struct server_config *cfg)
     s->next_conn_id = 1;
     s->pending = calloc(cfg->max_pending, sizeof(*s->pending));
     s->conns = calloc(cfg->max_clients, sizeof(*s->conns));
+    s->free_slots = calloc(cfg->max_clients, sizeof(*s->free_slots));
+    for (uint32_t i = 0; s->free_slots != NULL && i < cfg->max_clients; i++) {
+        s->free_slots[s->n_free++] = cfg->max_clients - 1 - i;
+    }
     uv_loop_init(&s->loop);
-    int rv =
-        s->pending && s->conns ? start(s, err, sizeof(err)) : SAMPAN_ENOMEM;
+    int rv = s->pending && s->conns && s->free_slots
+                 ? start(s, err, sizeof(err))
+                 : SAMPAN_ENOMEM;
     if (rv != 0) {
         fprintf(stderr, "sampan: node %" PRIu64 ": cannot start: %s\n", cfg->id,
                 err[0] ? err : sampan_strerror(rv));
@@ -530,6 +540,7 @@ int server_run(const struct server_config *cfg)
     uv_loop_close(&s->loop);
     free(s->pending);
     free(s->conns);
+    free(s->free_slots);
     free(s);
     return code;
 }
