@@ -39,7 +39,7 @@ FORMAT_DIRS  := src include tests
 # cmake --build runs make underneath; keep its output free of directory noise.
 MAKEFLAGS    += --no-print-directory
 
-.PHONY: all deps configure build test lint run sim-demo release clean format format-check
+.PHONY: all deps configure build test lint tsan run sim-demo release clean format format-check
 
 all: build
 
@@ -53,7 +53,7 @@ configure: deps
 build: configure
 	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
 
-test: build lint
+test: build lint tsan
 	cd $(BUILD_DIR) && $(CTEST) --output-on-failure --no-tests=error -j$(JOBS)
 
 # The tree must compile warning-free with both compilers, optimized too
@@ -71,6 +71,16 @@ lint: deps format-check
 # 127.0.0.1:7379-7381, data in ./sampan-cluster) until Ctrl-C.
 run: build
 	$(BUILD_DIR)/bin/sampan cluster
+
+# ThreadSanitizer where threads meet: the server's snapshot worker.
+TSAN_DIR     ?= build-tsan
+
+tsan: deps
+	$(CMAKE) -S . -B $(TSAN_DIR) -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-fsanitize=thread \
+		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
+	$(CMAKE) --build $(TSAN_DIR) -j$(JOBS) --target sampan
+	bash tests/cli/tsan_snapshots.sh $(TSAN_DIR)/bin/sampan
 
 # The simulator's readable trace: an election, commits, a leader crash.
 sim-demo: build

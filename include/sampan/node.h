@@ -86,6 +86,25 @@ int sampan_node_campaign(struct sampan_node *n);
 /* Changes how many applied entries pass between snapshots (0: never). */
 void sampan_node_set_snapshot_every(struct sampan_node *n, uint64_t every);
 
+/* A snapshot written outside the Ready loop (e.g. by a worker thread, so a
+ * large state never stalls the node): snapshot_begin describes the state
+ * machine as of the last applied index (*meta) and opens a writer for it;
+ * the caller streams the state machine's serialization of exactly that
+ * index through sampan_snapshot_writer_append/finish (storage.h), on any
+ * thread; then snapshot_end, on the node's thread, with the writer's
+ * result: it commits the file and compacts the log, or on a write error
+ * stops the node (fail-stop). The writer is owned by the caller until
+ * snapshot_end. Errors: SAMPAN_ESTOPPED, SAMPAN_ECOMPACTED (nothing new
+ * since the last snapshot), storage errors. */
+int sampan_node_snapshot_begin(struct sampan_node *n,
+                               struct sampan_snapshot_meta *meta,
+                               struct sampan_snapshot_writer **w);
+int sampan_node_snapshot_end(struct sampan_node *n,
+                             const struct sampan_snapshot_meta *meta,
+                             struct sampan_snapshot_writer *w, int write_rv);
+/* The index of the newest snapshot saved or installed. */
+uint64_t sampan_node_snapshot_index(const struct sampan_node *n);
+
 /* Runs the Ready loop until the core has nothing more to do. */
 int sampan_node_process(struct sampan_node *n);
 

@@ -99,6 +99,27 @@ int sampan_storage_save_snapshot(struct sampan_storage *st,
                                  const struct sampan_snapshot_meta *meta,
                                  const void *data, size_t len);
 
+/* Writing a snapshot in pieces, possibly on another thread, so a large
+ * state machine never stalls the node's loop:
+ *   create (node's thread): opens a temporary file for meta's snapshot;
+ *   append, finish (any one thread at a time): stream the data, then write
+ *     the header and fsync; they touch only the writer's own file;
+ *   commit (node's thread): renames it into place, fsyncs the directory and
+ *     removes what it makes obsolete, like sampan_storage_save_snapshot;
+ *   discard (any thread): gives up, removing the temporary file.
+ * The writer is owned by the caller until commit or discard frees it. The
+ * vfs must be safe to use from two threads (the POSIX one is). */
+struct sampan_snapshot_writer;
+int sampan_storage_snapshot_create(struct sampan_storage *st,
+                                   const struct sampan_snapshot_meta *meta,
+                                   struct sampan_snapshot_writer **out);
+int sampan_snapshot_writer_append(struct sampan_snapshot_writer *w,
+                                  const void *data, size_t len);
+int sampan_snapshot_writer_finish(struct sampan_snapshot_writer *w);
+int sampan_storage_snapshot_commit(struct sampan_storage *st,
+                                   struct sampan_snapshot_writer *w);
+void sampan_snapshot_writer_discard(struct sampan_snapshot_writer *w);
+
 /* Loads the newest snapshot: *data is malloc'd and owned by the caller
  * (NULL when len is 0). SAMPAN_ENOENT when there is none. */
 int sampan_storage_load_snapshot(struct sampan_storage *st,

@@ -140,6 +140,57 @@ void sampan_node_close(struct sampan_node *n)
     free(n);
 }
 
+int sampan_node_snapshot_begin(struct sampan_node *n,
+                               struct sampan_snapshot_meta *meta,
+                               struct sampan_snapshot_writer **w)
+{
+    *w = NULL;
+    if (n->stopped) {
+        return SAMPAN_ESTOPPED;
+    }
+    if (n->applied <= n->last_snapshot) {
+        return SAMPAN_ECOMPACTED;
+    }
+    memset(meta, 0, sizeof(*meta));
+    meta->index = n->applied;
+    meta->conf = n->cfg.raft.members;
+    int rv = sampan_raft_term_at(n->raft, meta->index, &meta->term);
+    if (rv != 0) {
+        return rv;
+    }
+    return sampan_storage_snapshot_create(n->storage, meta, w);
+}
+
+int sampan_node_snapshot_end(struct sampan_node *n,
+                             const struct sampan_snapshot_meta *meta,
+                             struct sampan_snapshot_writer *w, int write_rv)
+{
+    if (n->stopped || write_rv != 0) {
+        sampan_snapshot_writer_discard(w);
+        return write_rv != 0
+                   ? fail(n, write_rv, "writing the snapshot at index %" PRIu64,
+                          meta->index)
+                   : SAMPAN_ESTOPPED;
+    }
+    int rv = sampan_storage_snapshot_commit(n->storage, w);
+    if (rv != 0) {
+        return fail(n, rv, "saving the snapshot at index %" PRIu64,
+                    meta->index);
+    }
+    if (meta->index > n->last_snapshot) {
+        n->last_snapshot = meta->index;
+    }
+    /* A newer snapshot may have been installed meanwhile: then the log is
+     * compacted past this one already. */
+    rv = sampan_raft_compact(n->raft, meta->index);
+    return rv == SAMPAN_ECOMPACTED ? 0 : rv;
+}
+
+uint64_t sampan_node_snapshot_index(const struct sampan_node *n)
+{
+    return n->last_snapshot;
+}
+
 void sampan_node_set_snapshot_every(struct sampan_node *n, uint64_t every)
 {
     n->cfg.snapshot_every = every;

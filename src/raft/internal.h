@@ -13,6 +13,7 @@
 int payload_copy(const void *src, uint32_t len, uint8_t **out);
 void payload_ref(uint8_t *data);
 void payload_unref(uint8_t *data);
+uint32_t payload_len(const uint8_t *data);
 /* Shallow-copies `n` entries into a new array, taking a payload reference for
  * each. *out is NULL when n == 0. */
 int entries_share(const struct sampan_entry *src, size_t n,
@@ -33,7 +34,17 @@ struct raft_log {
     uint64_t stable;  /* highest index acknowledged durable              */
     uint64_t handed;  /* highest index handed out for persistence        */
     uint64_t bytes;   /* payload bytes of the entries held               */
+    /* Payloads compaction discarded, freed a bounded batch at a time
+     * (log_reap), so compacting a million entries never stalls a caller. */
+    uint8_t **grave;
+    size_t n_grave;
+    size_t cap_grave;
+    uint64_t grave_bytes;
 };
+
+/* Frees at most `max` discarded payloads. */
+#define LOG_REAP_BATCH 8192u
+void log_reap(struct raft_log *l, size_t max);
 
 void log_init(struct raft_log *l, uint64_t offset, uint64_t offset_term);
 void log_destroy(struct raft_log *l);

@@ -22,6 +22,10 @@ void log_init(struct raft_log *l, uint64_t offset, uint64_t offset_term)
 
 void log_destroy(struct raft_log *l)
 {
+    log_reap(l, SIZE_MAX);
+    free(l->grave);
+    l->grave = NULL;
+    l->cap_grave = 0;
     for (size_t i = 0; i < l->n; i++) {
         payload_unref(l->ents[i].data);
     }
@@ -239,9 +243,27 @@ void log_compact_to(struct raft_log *l, uint64_t index)
     }
     size_t drop = (size_t)(index - l->offset);
     l->offset_term = l->ents[drop - 1].term;
+    /* Unhook now, free later (log_reap): the payloads go to the grave. */
+    if (l->cap_grave - l->n_grave < drop) {
+        size_t cap = l->n_grave + drop;
+        uint8_t **g = realloc(l->grave, cap * sizeof(*g));
+        if (g != NULL) {
+            l->grave = g;
+            l->cap_grave = cap;
+        }
+    }
     for (size_t i = 0; i < drop; i++) {
-        l->bytes -= l->ents[i].len;
-        payload_unref(l->ents[i].data);
+        struct sampan_entry *e = &l->ents[i];
+        l->bytes -= e->len;
+        if (e->data == NULL) {
+            continue;
+        }
+        if (l->n_grave < l->cap_grave) {
+            l->grave[l->n_grave++] = e->data;
+            l->grave_bytes += e->len + PAYLOAD_OVERHEAD;
+        } else {
+            payload_unref(e->data); /* no room to defer: free it now */
+        }
     }
     memmove(l->ents, l->ents + drop, (l->n - drop) * sizeof(*l->ents));
     l->n -= drop;
@@ -274,4 +296,20 @@ void log_restore(struct raft_log *l, uint64_t index, uint64_t term)
     l->stable = index;
     l->handed = index;
     /* `applied` moves when the Ready carrying the snapshot is advanced. */
+}
+
+void log_reap(struct raft_log *l, size_t max)
+{
+    while (l->n_grave > 0 && max-- > 0) {
+        uint8_t *data = l->grave[--l->n_grave];
+        /* The size is in the payload's header; read it before freeing. */
+        l->grave_bytes -= payload_len(data) + PAYLOAD_OVERHEAD;
+        payload_unref(data);
+    }
+    if (l->n_grave == 0 && l->cap_grave > 0) {
+        free(l->grave);
+        l->grave = NULL;
+        l->cap_grave = 0;
+        l->grave_bytes = 0;
+    }
 }

@@ -37,6 +37,15 @@ int payload_copy(const void *src, uint32_t len, uint8_t **out)
     return 0;
 }
 
+uint32_t payload_len(const uint8_t *data)
+{
+    return data == NULL
+               ? 0
+               : ((const struct payload_header
+                       *)(const void *)(data - sizeof(struct payload_header)))
+                     ->len;
+}
+
 void payload_ref(uint8_t *data)
 {
     if (data != NULL) {

@@ -259,6 +259,7 @@ static void tick_leader(struct sampan_raft *r)
 void sampan_raft_tick(struct sampan_raft *r)
 {
     r->ticks++;
+    log_reap(&r->log, LOG_REAP_BATCH);
     if (r->boot_quiet > 0) {
         r->boot_quiet--;
     }
@@ -448,7 +449,8 @@ void sampan_raft_status(const struct sampan_raft *r, struct sampan_status *st)
     st->snapshot_index = r->snap.index;
     st->lead_transferee = r->transferee;
     st->log_bytes = r->log.bytes;
-    st->log_mem_bytes = r->log.bytes + r->log.n * PAYLOAD_OVERHEAD +
+    st->log_mem_bytes = r->log.bytes + r->log.grave_bytes +
+                        r->log.n * PAYLOAD_OVERHEAD +
                         r->log.cap * sizeof(struct sampan_entry);
 }
 
@@ -604,6 +606,7 @@ int sampan_raft_advance(struct sampan_raft *r, const struct sampan_ready *rd)
         }
     }
     ready_release(r);
+    log_reap(l, LOG_REAP_BATCH);
     if (r->role == SAMPAN_LEADER) {
         /* The leader's own copy counts toward a majority only once it is
          * durable (thesis section 10.2.1). */

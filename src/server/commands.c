@@ -235,7 +235,8 @@ static void run_info(struct conn *c, uint64_t slot)
                      "# Raft\r\nnode_id:%" PRIu64 "\r\nrole:%s\r\nterm:%" PRIu64
                      "\r\nleader_id:%" PRIu64 "\r\ncommit_index:%" PRIu64
                      "\r\napplied_index:%" PRIu64 "\r\nlast_log_index:%" PRIu64
-                     "\r\nsnapshot_index:%" PRIu64 "\r\nmembers:%s\r\n"
+                     "\r\nsnapshot_index:%" PRIu64
+                     "\r\nsnapshots_written:%" PRIu64 "\r\nmembers:%s\r\n"
                      "# Keyspace\r\nkeys:%" PRIu64 "\r\ntotal_commands:%" PRIu64
                      "\r\ntimeouts:%" PRIu64 "\r\n",
                      (int)uv_os_getpid(), s->cfg.listen_port, s->n_conns, st.id,
@@ -243,7 +244,7 @@ static void run_info(struct conn *c, uint64_t slot)
                      : st.role == SAMPAN_FOLLOWER ? "follower"
                                                   : "candidate",
                      st.term, st.leader, st.commit, kv_applied_index(s->kv),
-                     st.last_index, st.snapshot_index, members,
+                     st.last_index, st.snapshot_index, s->snapshots, members,
                      kv_key_count(s->kv), s->commands, s->timeouts);
     reply_bulk(c, slot, text,
                n > 0 && (size_t)n < sizeof(text) ? (size_t)n : 0);

@@ -225,10 +225,107 @@ static void transport_log(void *ctx, const char *line)
     fprintf(stderr, "sampan: %s\n", line);
 }
 
+/* ---- snapshots, written off the loop ---- */
+
+/* A snapshot of the key space taken at one applied index (O(1): the state
+ * machine's tree is persistent) and streamed to its file by a libuv worker
+ * thread, while the loop keeps applying writes. Then the node commits the
+ * file and compacts its log, back on the loop. */
+struct snap_job {
+    uv_work_t req;
+    struct server *srv;
+    struct kv_snap *snap;
+    struct sampan_snapshot_meta meta;
+    struct sampan_snapshot_writer *w;
+    int rv;
+};
+
+#define SNAPSHOT_WRITE_CHUNK (1u << 20)
+
+static void snapshot_work(uv_work_t *req)
+{
+    struct snap_job *job = req->data;
+    uint8_t *buf = malloc(SNAPSHOT_WRITE_CHUNK);
+    job->rv = buf == NULL ? SAMPAN_ENOMEM : 0;
+    while (job->rv == 0) {
+        size_t n = 0;
+        job->rv = kv_snapshot_write(job->snap, buf, SNAPSHOT_WRITE_CHUNK, &n);
+        if (job->rv != 0 || n == 0) {
+            break;
+        }
+        job->rv = sampan_snapshot_writer_append(job->w, buf, n);
+    }
+    if (job->rv == 0) {
+        job->rv = sampan_snapshot_writer_finish(job->w);
+    }
+    free(buf);
+}
+
+static void stop_now(struct server *s);
+
+static void snapshot_done(uv_work_t *req, int status)
+{
+    struct snap_job *job = req->data;
+    struct server *s = job->srv;
+    kv_snapshot_free(job->snap);
+    s->snap_job = NULL;
+    int rv = status != 0 ? SAMPAN_EIO : job->rv;
+    if (s->node != NULL && !s->stopped) {
+        if (sampan_node_snapshot_end(s->node, &job->meta, job->w, rv) ==
+            SAMPAN_ESTOPPED) {
+            fprintf(stderr, "sampan: %s\n", sampan_node_stop_reason(s->node));
+            s->exit_code = 1;
+            stop_now(s);
+        } else {
+            s->snapshots++;
+        }
+    } else {
+        sampan_snapshot_writer_discard(job->w);
+        if (s->stopped) {
+            stop_now(s); /* finish the stop the job was holding up */
+        }
+    }
+    free(job);
+}
+
+static void maybe_snapshot(struct server *s)
+{
+    uint64_t every = s->cfg.snapshot_every;
+    uint64_t applied = kv_applied_index(s->kv);
+    if (every == 0 || s->snap_job != NULL || s->stopping ||
+        applied < sampan_node_snapshot_index(s->node) + every) {
+        return;
+    }
+    struct snap_job *job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        return; /* retried at the next loop iteration */
+    }
+    job->srv = s;
+    job->req.data = job;
+    int rv = sampan_node_snapshot_begin(s->node, &job->meta, &job->w);
+    if (rv == 0 && job->meta.index != applied) {
+        rv = SAMPAN_ESTATE; /* the node and the state machine disagree */
+    }
+    if (rv == 0) {
+        rv = kv_snapshot_begin(s->kv, &job->snap);
+    }
+    if (rv == 0) {
+        rv = uv_queue_work(&s->loop, &job->req, snapshot_work, snapshot_done);
+    }
+    if (rv != 0) {
+        if (job->snap != NULL) {
+            kv_snapshot_free(job->snap);
+        }
+        sampan_snapshot_writer_discard(job->w);
+        free(job);
+        return;
+    }
+    s->snap_job = job;
+}
+
 /* ---- the loop -------------------------------------------------------------
  */
 
-static void stop_now(struct server *s);
 static void watch_leader(struct server *s);
 
 /* Runs the node's Ready loop once per loop iteration, for everything that
@@ -247,6 +344,7 @@ static void process(uv_check_t *check)
         return;
     }
     watch_leader(s);
+    maybe_snapshot(s);
     if (s->stopping) {
         bool idle = s->oldest_id >= s->next_id;
         if (idle || server_now_ms(s) >= s->stop_deadline_ms) {
@@ -311,6 +409,10 @@ static void transport_closed(void *arg)
 static void stop_now(struct server *s)
 {
     if (s->stopped) {
+        if (s->snap_job == NULL && s->node != NULL) {
+            sampan_node_close(s->node); /* the job it waited for is done */
+            s->node = NULL;
+        }
         return;
     }
     s->stopped = true;
@@ -332,6 +434,9 @@ static void stop_now(struct server *s)
     if (s->transport != NULL) {
         sampan_transport_close(s->transport, transport_closed, NULL);
         s->transport = NULL;
+    }
+    if (s->snap_job != NULL) {
+        return; /* the node closes once the snapshot job is done */
     }
     sampan_node_close(s->node);
     s->node = NULL;
@@ -385,7 +490,8 @@ static int start(struct server *s, char *err, size_t errlen)
         ncfg.raft.members.voters[i] = cfg->peers[i].id;
     }
     sampan_storage_config_default(&ncfg.storage);
-    ncfg.snapshot_every = cfg->snapshot_every;
+    /* Snapshots are written by the server, off the loop (maybe_snapshot). */
+    ncfg.snapshot_every = 0;
     struct sampan_node_io io = {.ctx = s,
                                 .send = io_send,
                                 .apply = io_apply,

@@ -124,6 +124,129 @@ int sampan_storage_save_snapshot(struct sampan_storage *st,
     return rc;
 }
 
+struct sampan_snapshot_writer {
+    struct sampan_vfs vfs;
+    int fd;
+    struct sampan_snapshot_meta meta;
+    char tmp[FMT_NAME_MAX];
+    char final[FMT_NAME_MAX];
+    uint64_t len;
+    uint32_t crc;
+    bool finished;
+};
+
+int sampan_storage_snapshot_create(struct sampan_storage *st,
+                                   const struct sampan_snapshot_meta *meta,
+                                   struct sampan_snapshot_writer **out)
+{
+    *out = NULL;
+    if (meta->index == 0 || meta->index > st->last_index ||
+        meta->conf.n_voters > SAMPAN_MAX_VOTERS) {
+        return SAMPAN_EINVAL;
+    }
+    struct sampan_snapshot_writer *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        return SAMPAN_ENOMEM;
+    }
+    w->vfs = st->vfs;
+    w->meta = *meta;
+    name_snap_tmp(w->tmp, meta->term, meta->index);
+    name_snap(w->final, meta->term, meta->index);
+    int rc = w->vfs.ops->open(w->vfs.ctx, w->tmp, true, &w->fd);
+    if (rc == 0) {
+        rc = w->vfs.ops->truncate(w->vfs.ctx, w->fd, 0);
+        if (rc != 0) {
+            w->vfs.ops->close(w->vfs.ctx, w->fd);
+        }
+    }
+    if (rc != 0) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+int sampan_snapshot_writer_append(struct sampan_snapshot_writer *w,
+                                  const void *data, size_t len)
+{
+    if (w->finished || (len > 0 && data == NULL)) {
+        return SAMPAN_EINVAL;
+    }
+    if (len == 0) {
+        return 0;
+    }
+    int rc =
+        w->vfs.ops->write(w->vfs.ctx, w->fd, FMT_SECTOR + w->len, data, len);
+    if (rc == 0) {
+        w->crc = crc32c(w->crc, data, len);
+        w->len += len;
+    }
+    return rc;
+}
+
+int sampan_snapshot_writer_finish(struct sampan_snapshot_writer *w)
+{
+    if (w->finished) {
+        return SAMPAN_EINVAL;
+    }
+    struct fmt_snap_header h;
+    memset(&h, 0, sizeof(h));
+    h.meta = w->meta;
+    h.data_len = w->len;
+    h.data_crc = w->crc;
+    uint8_t hdr[FMT_SECTOR];
+    snap_header_encode(&h, hdr);
+    /* The header last: a file cut short by a crash never validates. */
+    int rc = w->vfs.ops->write(w->vfs.ctx, w->fd, 0, hdr, sizeof(hdr));
+    if (rc == 0) {
+        rc = w->vfs.ops->sync(w->vfs.ctx, w->fd);
+    }
+    w->finished = rc == 0;
+    return rc;
+}
+
+void sampan_snapshot_writer_discard(struct sampan_snapshot_writer *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    w->vfs.ops->close(w->vfs.ctx, w->fd);
+    w->vfs.ops->remove(w->vfs.ctx, w->tmp); /* or left for the next open */
+    free(w);
+}
+
+int sampan_storage_snapshot_commit(struct sampan_storage *st,
+                                   struct sampan_snapshot_writer *w)
+{
+    if (!w->finished) {
+        sampan_snapshot_writer_discard(w);
+        return SAMPAN_EINVAL;
+    }
+    const struct sampan_vfs *v = &st->vfs;
+    v->ops->close(v->ctx, w->fd);
+    int rc = v->ops->rename(v->ctx, w->tmp, w->final);
+    if (rc == 0) {
+        rc = v->ops->sync_dir(v->ctx);
+    }
+    if (rc == 0) {
+        rc = add_snapshot(st, &w->meta, w->len);
+    }
+    /* As in sampan_storage_save_snapshot: segments wholly before it go;
+     * if a newer snapshot arrived meanwhile this removes nothing more. */
+    if (rc == 0) {
+        rc = wal_remove_prefix(st, w->meta.index, false);
+    }
+    if (rc == 0) {
+        rc = snap_prune(st);
+    }
+    if (rc == 0) {
+        rc = v->ops->sync_dir(v->ctx);
+    }
+    free(w);
+    return rc;
+}
+
 int snap_receive(struct sampan_storage *st,
                  const struct sampan_snapshot_chunk *c)
 {

@@ -312,6 +312,35 @@ static void test_log_truncate_after(void **state)
     log_destroy(&l);
 }
 
+/* Compaction unhooks the discarded entries at once but frees their
+ * payloads a bounded batch at a time (log_reap), so compacting a huge log
+ * never stalls its caller; the memory is accounted until freed. */
+static void test_log_compaction_frees_in_batches(void **state)
+{
+    (void)state;
+    struct raft_log l;
+    log_init(&l, 0, 0);
+    const uint64_t terms[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    const uint32_t lens[16] = {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8};
+    for (int k = 0; k < 1000; k++) {
+        append_terms(&l, terms, lens, 16);
+    }
+    log_compact_to(&l, 16000 - 10);
+    assert_int_equal(l.n, 10);
+    assert_int_equal(l.bytes, 80);
+    assert_int_equal(l.n_grave, 15990);
+    assert_int_equal(l.grave_bytes, 15990 * (8 + PAYLOAD_OVERHEAD));
+    log_reap(&l, LOG_REAP_BATCH);
+    assert_int_equal(l.n_grave, 15990 - LOG_REAP_BATCH);
+    log_reap(&l, LOG_REAP_BATCH);
+    assert_int_equal(l.n_grave, 0);
+    assert_int_equal(l.grave_bytes, 0);
+    assert_null(l.grave);
+    /* Entries kept are intact. */
+    assert_int_equal(log_entry(&l, 15995)->len, 8);
+    log_destroy(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_log_is_up_to_date),
         cmocka_unit_test(test_log_find_conflict_by_term),
         cmocka_unit_test(test_log_count_within),
+        cmocka_unit_test(test_log_compaction_frees_in_batches),
         cmocka_unit_test(test_log_truncate_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
