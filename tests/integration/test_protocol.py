@@ -339,3 +339,57 @@ def test_readonly_local_reads(cluster3):
     finally:
         w.close()
         r.close()
+
+
+def test_key_size_limit(raw):
+    """Keys over 64 KiB are refused with an error; the connection stays."""
+    c = raw()
+    big = b"k" * (64 * 1024 + 1)
+    assert ask(c, "SET", big, "v") == ("ERR", "ERR key exceeds maximum allowed size")
+    assert ask(c, "SET", b"k" * (64 * 1024), "v") == "OK"
+    assert ask(c, "PING") == "PONG"
+
+
+def test_bulk_and_argument_limits(raw):
+    """An argument over the 8 MiB bulk limit, or more than 65,536
+    arguments, is a protocol error: the reply says so, then the server
+    closes the connection, before reading the oversized body."""
+    for request, reply in [
+        (b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % (8 * 1024 * 1024 + 1),
+         "ERR Protocol error: invalid bulk length"),
+        (b"*70000\r\n", "ERR Protocol error: invalid multibulk length"),
+    ]:
+        c = raw()
+        c.send(request)
+        assert c.read_reply() == ("ERR", reply)
+        c.sock.settimeout(scaled(5))
+        assert c.sock.recv(1) == b""  # closed
+
+
+def test_output_limit_disconnects_a_client_that_does_not_read(cluster3):
+    """A client that pipelines many large replies without reading them is
+    disconnected once its output passes the 64 MiB limit: the server never
+    buffers without bound."""
+    leader = cluster3.leader()
+    c = RawConn(cluster3.port(leader), timeout=scaled(10))
+    try:
+        assert ask(c, "SET", "big", b"v" * (1024 * 1024)) == "OK"
+        c.send(cmd("GET", "big") * 200)  # 200 MiB of replies, unread
+        time.sleep(scaled(1))
+        got = 0
+        closed = False
+        deadline = time.time() + scaled(20)
+        while time.time() < deadline:
+            try:
+                chunk = c.sock.recv(1 << 20)
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            got += len(chunk)
+        assert closed, "the connection stayed open"
+        assert got < 200 * 1024 * 1024, "all replies arrived: no limit applied"
+    finally:
+        c.close()
