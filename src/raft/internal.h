@@ -108,6 +108,10 @@ struct progress {
     uint64_t last_heard; /* leader's tick count when it last answered     */
     bool want_send;      /* an append should go out at the next flush      */
     bool send_empty; /* replicate: an empty append checks for lost batches */
+    /* Highest commit index sent to it (0 after a rejection: unknown). When
+     * it is behind the leader's, an append, empty if need be, carries the
+     * new one, so a follower never waits for a heartbeat to learn it. */
+    uint64_t sent_commit;
     struct inflights inflights;
     uint64_t acked_round; /* highest heartbeat round it answered (reads) */
     /* Snapshot state: which snapshot, the offset the follower expects,

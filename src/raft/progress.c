@@ -48,6 +48,7 @@ void progress_reset(struct progress *p, uint64_t next)
     p->last_heard = 0;
     p->want_send = false;
     p->send_empty = false;
+    p->sent_commit = 0;
     p->acked_round = 0;
     p->snap_index = 0;
     p->snap_offset = 0;

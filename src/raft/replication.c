@@ -82,9 +82,11 @@ static void send_append(struct sampan_raft *r, struct progress *pr)
         bool has_entries = pr->next <= last;
         /* In probe state an empty AppendEntries still checks the match; in
          * replicate state one is sent when a heartbeat answer shows the
-         * follower behind with nothing left to send (a batch was lost). */
-        bool empty_ok =
-            pr->state == PROGRESS_REPLICATE ? pr->send_empty : pr->match < prev;
+         * follower behind with nothing left to send (a batch was lost); and
+         * in either state one carries a commit index it has not been sent. */
+        bool empty_ok = (pr->state == PROGRESS_REPLICATE ? pr->send_empty
+                                                         : pr->match < prev) ||
+                        pr->sent_commit < l->committed;
         pr->send_empty = false;
         if (!has_entries && !empty_ok) {
             return;
@@ -102,6 +104,7 @@ static void send_append(struct sampan_raft *r, struct progress *pr)
             return; /* out of memory: retried at the next heartbeat */
         }
         m.n_entries = n;
+        pr->sent_commit = l->committed;
         raft_send(r, &m, false);
         progress_sent(pr, prev + n, bytes, n);
         if (pr->state == PROGRESS_PROBE) {
@@ -144,6 +147,9 @@ void replication_bcast_heartbeat(struct sampan_raft *r)
          * its log beyond `match` may still differ from ours. */
         uint64_t commit =
             pr->match < r->log.committed ? pr->match : r->log.committed;
+        if (commit > pr->sent_commit) {
+            pr->sent_commit = commit;
+        }
         struct sampan_msg m = {.type = SAMPAN_MSG_HEARTBEAT,
                                .to = pr->id,
                                .commit = commit,
@@ -179,9 +185,8 @@ bool replication_maybe_commit(struct sampan_raft *r)
      * to every write made through a follower. */
     for (size_t i = 0; i < r->n_prs; i++) {
         struct progress *pr = &r->prs[i];
-        if (pr->id != r->id && pr->state == PROGRESS_REPLICATE) {
-            pr->send_empty = true;
-            replication_want_send(r, pr);
+        if (pr->id != r->id && pr->sent_commit < index) {
+            replication_want_send(r, pr); /* carries the new commit index */
         }
     }
     return true;
@@ -261,6 +266,9 @@ int replication_on_append_response(struct sampan_raft *r,
     struct progress *pr = raft_progress(r, m->from);
     pr->last_heard = r->ticks;
     if (m->reject) {
+        /* What the follower holds, and so which commit it could take, is
+         * unknown again: tell it afresh with the next append. */
+        pr->sent_commit = 0;
         uint64_t probe_from =
             log_find_conflict_by_term(&r->log, m->hint_index, m->hint_term);
         if (progress_maybe_decrease(pr, m->index, probe_from)) {
@@ -271,7 +279,12 @@ int replication_on_append_response(struct sampan_raft *r,
         }
         return 0;
     }
-    if (progress_maybe_update(pr, m->index)) {
+    bool updated = progress_maybe_update(pr, m->index);
+    if (updated || (pr->state == PROGRESS_PROBE && m->index == pr->match)) {
+        /* A success at the match point while probing answers the probe,
+         * even if it moved nothing (the match was learned from an earlier,
+         * overtaken answer): resume pipelining, or the follower would sit
+         * paused until a heartbeat answer. */
         if (pr->state == PROGRESS_PROBE) {
             progress_become_replicate(pr);
         } else {
@@ -282,7 +295,8 @@ int replication_on_append_response(struct sampan_raft *r,
         }
     }
     transfer_maybe_send_timeout_now(r, pr);
-    if (pr->match < log_last_index(&r->log)) {
+    if (pr->match < log_last_index(&r->log) ||
+        pr->sent_commit < r->log.committed) {
         replication_want_send(r, pr);
     }
     return 0;

@@ -28,7 +28,12 @@ def test_read_after_write_across_nodes(cluster3):
 
 
 def test_follower_write_latency_not_bound_to_heartbeat(cluster):
-    cluster.start(3, heartbeat_ms=200, election_ms=1000)
+    # Long heartbeats, so a write that waited for one would take ~500 ms at
+    # the median, against a few ms when the leader announces commits at
+    # once: the bound below separates the two by a wide margin even on a
+    # loaded machine (the exact figure is the simulator's business:
+    # follower_commit_latency, in virtual time).
+    cluster.start(3, heartbeat_ms=1000, election_ms=3000)
     leader = cluster.leader()
     c = cluster.client(cluster.followers(leader)[0])
     c.ping()
@@ -40,7 +45,7 @@ def test_follower_write_latency_not_bound_to_heartbeat(cluster):
     times.sort()
     median = times[len(times) // 2]
     # Through the leader a write takes a few ms (one fsync on a majority).
-    assert median < 0.06, "median follower write latency %.0f ms" % (median * 1000)
+    assert median < 0.25, "median follower write latency %.0f ms" % (median * 1000)
 
 
 def test_concurrent_writers_readers_monotonic(cluster3):

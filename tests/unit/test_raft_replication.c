@@ -830,6 +830,45 @@ static void test_refused_ack_does_not_count_for_check_quorum(void **state)
     sampan_raft_free(r);
 }
 
+/* Reordering: an overtaken AppendEntries can be rejected at exactly the
+ * follower's match index after the message that made the match was
+ * acknowledged. The leader then probes again; a success at the match point
+ * answers that probe even though it moves nothing, and must resume
+ * replication at once (etcd: MaybeUpdate || Match == index in probe),
+ * not leave the follower paused until a heartbeat answer. */
+static void test_probe_answered_at_match_resumes_replication(void **state)
+{
+    (void)state;
+    struct sampan_raft *r = fx_new(1, 3, 1);
+    fx_make_leader(r, 3);
+    uint64_t last = fx_status(r).last_index;
+    fx_ack(r, 2, last);
+    fx_ack(r, 3, last);
+    fx_discard(r);
+    /* The late rejection at match. */
+    struct sampan_msg rej =
+        fx_msg(SAMPAN_MSG_APPEND_RESP, 2, 1, fx_status(r).term);
+    rej.reject = true;
+    rej.index = last;
+    rej.hint_index = last; /* it holds `last` by now */
+    rej.hint_term = fx_status(r).term;
+    fx_step(r, &rej);
+    fx_discard(r);      /* the probe goes out */
+    fx_ack(r, 2, last); /* its answer: match unchanged */
+    fx_discard(r);
+    /* A new proposal must reach node 2 at once. */
+    uint64_t index;
+    assert_int_equal(sampan_raft_propose(r, "x", 1, &index), 0);
+    struct fx_rd rd;
+    fx_drain(r, &rd);
+    const struct sampan_msg *a = fx_find(&rd, SAMPAN_MSG_APPEND, 2);
+    assert_non_null(a);
+    assert_int_equal(a->n_entries, 1);
+    assert_int_equal(a->entries[0].index, index);
+    fx_rd_free(&rd);
+    sampan_raft_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -864,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_net_replicates_and_commits),
         cmocka_unit_test(test_net_lagging_follower_catches_up),
         cmocka_unit_test(test_refused_ack_does_not_count_for_check_quorum),
+        cmocka_unit_test(test_probe_answered_at_match_resumes_replication),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
