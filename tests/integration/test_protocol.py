@@ -371,11 +371,20 @@ def test_output_limit_disconnects_a_client_that_does_not_read(cluster3):
     disconnected once its output passes the 64 MiB limit: the server never
     buffers without bound."""
     leader = cluster3.leader()
+    probe = RawConn(cluster3.port(leader))
     c = RawConn(cluster3.port(leader), timeout=scaled(10))
     try:
         assert ask(c, "SET", "big", b"v" * (1024 * 1024)) == "OK"
+
+        def clients():
+            return int(parse_info(ask(probe, "INFO").decode())["connected_clients"])
+
+        before = clients()
         c.send(cmd("GET", "big") * 200)  # 200 MiB of replies, unread
-        time.sleep(scaled(1))
+        # Read nothing until the server has dropped the client: only then
+        # is it certain the limit, not our reading, decided the outcome.
+        wait_until(lambda: clients() == before - 1, timeout=scaled(20),
+                   what="the server to drop the client that does not read")
         got = 0
         closed = False
         deadline = time.time() + scaled(20)
@@ -393,3 +402,4 @@ def test_output_limit_disconnects_a_client_that_does_not_read(cluster3):
         assert got < 200 * 1024 * 1024, "all replies arrived: no limit applied"
     finally:
         c.close()
+        probe.close()
