@@ -58,6 +58,19 @@ static void expect_no_read_state(struct sampan_raft *r)
     free_rs(&x);
 }
 
+/* Asserts that draining r yields exactly one read state, for the request
+ * with this context, at this read index. */
+static void expect_one_read_state(struct sampan_raft *r, uint64_t context,
+                                  uint64_t index)
+{
+    struct rs_rd x;
+    drain_rs(r, &x);
+    assert_int_equal(x.n_rs, 1);
+    assert_int_equal(x.rs[0].context, context);
+    assert_int_equal(x.rs[0].index, index);
+    free_rs(&x);
+}
+
 static struct sampan_raft *single_node_leader(void)
 {
     struct sampan_raft *r = fx_new(1, 1, 1);
@@ -159,11 +172,7 @@ static void test_single_node_reads_at_once(void **state)
     assert_int_equal(sampan_raft_propose(r, "a", 1, NULL), 0);
     fx_discard(r);
     assert_int_equal(sampan_raft_read_index(r, 8), 0);
-    drain_rs(r, &x);
-    assert_int_equal(x.n_rs, 1);
-    assert_int_equal(x.rs[0].context, 8);
-    assert_int_equal(x.rs[0].index, 2);
-    free_rs(&x);
+    expect_one_read_state(r, 8, 2);
     sampan_raft_free(r);
 }
 
@@ -193,11 +202,7 @@ static void test_read_waits_for_commit_in_term(void **state)
     expect_no_read_state(r);
     fx_ack(r, 2, 3);
     assert_int_equal(fx_status(r).commit, 3);
-    drain_rs(r, &x);
-    assert_int_equal(x.n_rs, 1);
-    assert_int_equal(x.rs[0].context, 7);
-    assert_int_equal(x.rs[0].index, 3);
-    free_rs(&x);
+    expect_one_read_state(r, 7, 3);
     sampan_raft_free(r);
 }
 
@@ -250,11 +255,7 @@ static void test_read_needs_majority_heartbeat_round(void **state)
     step_hb_resp(r, 2, round); /* a duplicate counts once */
     expect_no_read_state(r);
     step_hb_resp(r, 4, round);
-    drain_rs(r, &x);
-    assert_int_equal(x.n_rs, 1);
-    assert_int_equal(x.rs[0].context, 7);
-    assert_int_equal(x.rs[0].index, 1);
-    free_rs(&x);
+    expect_one_read_state(r, 7, 1);
     sampan_raft_free(r);
 }
 
@@ -426,11 +427,7 @@ static void test_leader_answers_forwarded_read(void **state)
     expect_no_read_state(f);
     fx_step(f, resp);
     free_rs(&x);
-    drain_rs(f, &x);
-    assert_int_equal(x.n_rs, 1);
-    assert_int_equal(x.rs[0].context, 9);
-    assert_int_equal(x.rs[0].index, 1);
-    free_rs(&x);
+    expect_one_read_state(f, 9, 1);
     sampan_raft_free(f);
     sampan_raft_free(r);
 }
