@@ -502,6 +502,12 @@ static int start(struct server *s, char *err, size_t errlen)
     if (rv != 0) {
         return rv;
     }
+    /* What recovery repaired (a torn tail, an interrupted segment) is for
+     * the operator to see: docs/operations.md lists these messages. */
+    if (sampan_node_repaired(s->node)[0] != '\0') {
+        fprintf(stderr, "sampan: node %" PRIu64 ": recovery: %s\n", cfg->id,
+                sampan_node_repaired(s->node));
+    }
     struct sampan_transport_config tcfg;
     sampan_transport_config_default(&tcfg);
     tcfg.cluster_id = cfg->cluster_id;

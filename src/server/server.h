@@ -47,7 +47,9 @@ void server_config_default(struct server_config *cfg);
 /* Runs the node until SIGINT or SIGTERM, then stops accepting, lets
  * in-flight writes finish (up to a request timeout) and returns 0. On a
  * startup failure prints why to stderr and returns 1; if the node stops on
- * a storage error (fail-stop) returns 1 after saying why. */
+ * a storage error (fail-stop) returns 1 after saying why. The caller must
+ * ignore SIGPIPE first (as `sampan serve` does): sockets are written
+ * without MSG_NOSIGNAL, and a peer closing mid-write must not kill us. */
 int server_run(const struct server_config *cfg);
 
 #endif

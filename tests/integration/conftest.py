@@ -16,10 +16,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 import redis
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "pylib"))
+from sampan_testlib import (free_ports, is_sanitizer_build,  # noqa: E402,F401
+                            parse_info, sanitizer_lines)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPAN_BIN = os.environ.get("SAMPAN_BIN") or os.path.join(ROOT, "build", "bin", "sampan")
@@ -29,15 +35,7 @@ HEARTBEAT_MS = 50
 TICK_MS = 10
 
 
-def _asan_binary(path):
-    try:
-        with open(path, "rb") as f:
-            return b"__asan_init" in f.read()
-    except OSError:
-        return False
-
-
-SLOW = float(os.environ.get("SAMPAN_TEST_SLOW") or (3.0 if _asan_binary(SAMPAN_BIN) else 1.0))
+SLOW = float(os.environ.get("SAMPAN_TEST_SLOW") or (3.0 if is_sanitizer_build(SAMPAN_BIN) else 1.0))
 
 
 def scaled(seconds):
@@ -87,32 +85,6 @@ def wait_until(pred, timeout=5.0, interval=0.05, what="condition"):
                 "timed out after %.1fs waiting for %s (last error: %r)"
                 % (scaled(timeout), what, last_exc))
         time.sleep(interval)
-
-
-def free_ports(n):
-    """n distinct free TCP ports on 127.0.0.1 (all held open while probing,
-    so they differ; released just before the caller binds them)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def parse_info(text):
-    out = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or ":" not in line:
-            continue
-        k, v = line.split(":", 1)
-        out[k] = v
-    return out
 
 
 class RawConn:
@@ -354,10 +326,7 @@ class Cluster:
                     text = f.read().decode(errors="replace")
             except OSError:
                 continue
-            for line in text.splitlines():
-                if "ERROR: AddressSanitizer" in line or "runtime error:" in line \
-                        or "ERROR: LeakSanitizer" in line:
-                    found.append("node%d: %s" % (i, line))
+            found += ["node%d: %s" % (i, line) for line in sanitizer_lines(text)]
         return found
 
     def port(self, i):

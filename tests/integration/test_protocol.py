@@ -2,6 +2,7 @@
 pipelining, inline commands, protocol errors and the client limit."""
 
 import random
+import socket
 import time
 
 import pytest
@@ -403,3 +404,24 @@ def test_output_limit_disconnects_a_client_that_does_not_read(cluster3):
     finally:
         c.close()
         probe.close()
+
+
+def test_client_gone_mid_reply_does_not_kill_the_node(cluster3):
+    """A client that pipelines more reads than a connection may have
+    unanswered (1,024), then closes without reading: the node stops reading
+    that socket at the bound, so it learns the client is gone only when a
+    reply write fails with EPIPE. That must close only that connection:
+    before SIGPIPE was ignored it killed the node (found by the black-box
+    suite, through a proxy whose other end had been killed)."""
+    leader = cluster3.leader()
+    cluster3.client(leader).set("sigpipe-big", "x" * 10_000)
+    request = b"*2\r\n$3\r\nGET\r\n$11\r\nsigpipe-big\r\n" * 1500
+    for node in sorted(cluster3.nodes):
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", cluster3.port(node)))
+            s.sendall(request)
+            s.close()
+    time.sleep(0.5)
+    for node in sorted(cluster3.nodes):
+        assert cluster3.nodes[node].alive(), cluster3.log_tail(node)
+        assert cluster3.client(node).ping()
