@@ -5,7 +5,8 @@
 #                (build/bin/sampan cluster; Ctrl-C stops it)
 #
 # Other targets: deps, build, lint (other compiler + clang-format), release,
-# clean, format, format-check.
+# clean, format, format-check, jepsen (the bounded black-box fault set),
+# jepsen-campaign (RUNS runs of DURATION seconds over every configuration).
 #
 # Variables:
 #   BUILD_DIR      build tree for test/run/build. Defaults to `build`, or to
@@ -39,7 +40,8 @@ FORMAT_DIRS  := src include tests
 # cmake --build runs make underneath; keep its output free of directory noise.
 MAKEFLAGS    += --no-print-directory
 
-.PHONY: all deps configure build test lint tsan run sim-demo release clean format format-check
+.PHONY: all deps configure build test lint tsan run sim-demo release clean format format-check \
+	jepsen jepsen-campaign
 
 all: build
 
@@ -66,6 +68,18 @@ lint: deps format-check
 			-DSAMPAN_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null && \
 		$(CMAKE) --build $(LINT_PREFIX)-$$cc -j$(JOBS) || exit 1; \
 	done
+
+# Black-box fault runs against the build's binary (tests/jepsen/run.py).
+RUNS         ?= 50
+DURATION     ?= 60
+
+jepsen: build
+	SAMPAN_BIN=$(BUILD_DIR)/bin/sampan /usr/bin/python3 tests/jepsen/run.py ci \
+		--out $(BUILD_DIR)/jepsen
+
+jepsen-campaign: build
+	SAMPAN_BIN=$(BUILD_DIR)/bin/sampan /usr/bin/python3 tests/jepsen/run.py campaign \
+		--runs $(RUNS) --duration $(DURATION) --quiet --out $(BUILD_DIR)/jepsen
 
 # The main job: a local 3-node cluster (separate `sampan serve` processes on
 # 127.0.0.1:7379-7381, data in ./sampan-cluster) until Ctrl-C.
