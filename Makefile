@@ -133,3 +133,19 @@ bench-wal: deps
 		-DSAMPAN_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Release
 	$(CMAKE) --build $(RELEASE_DIR) -j$(JOBS) --target sampan-bench-wal
 	$(RELEASE_DIR)/bin/sampan-bench-wal $(BENCH_ARGS)
+
+# bench: sampan beside etcd and Redis (bench/compare.py): installs the peers
+# from Debian if missing, builds sampan and its load generator in Release,
+# starts each system in turn on 127.0.0.1 and prints one table. Flags
+# through COMPARE_ARGS, e.g. COMPARE_ARGS='--repeat 1 --duration 3'.
+COMPARE_ARGS ?=
+
+.PHONY: bench
+
+bench:
+	bash scripts/deps.sh etcd-server etcd-client redis-server redis-tools
+	$(CMAKE) -S . -B $(RELEASE_DIR) $(CMAKE_CC) \
+		-DSAMPAN_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Release
+	$(CMAKE) --build $(RELEASE_DIR) -j$(JOBS) --target sampan sampan-loadgen
+	/usr/bin/python3 bench/compare.py --sampan-bin $(RELEASE_DIR)/bin/sampan \
+		--loadgen $(RELEASE_DIR)/bin/sampan-loadgen $(COMPARE_ARGS)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sampan needs to build and test, but only the
-# ones that are missing: when everything is present it touches nothing (no
+# Installs the Debian packages sampan needs to build and test (plus any
+# named as arguments), but only the ones that are missing: when everything is present it touches nothing (no
 # apt-get update), so `make test` stays fast and works offline.
 set -euo pipefail
 
@@ -17,6 +17,9 @@ PACKAGES=(
     python3-redis
     redis-tools
 )
+# Extra packages a caller needs beyond these (the benchmark's peers:
+# `scripts/deps.sh etcd-server etcd-client redis-server`).
+PACKAGES+=("$@")
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
