@@ -80,7 +80,13 @@ static int do_set(struct kv *kv, const struct kv_cmd *c, struct kv_result *out)
     struct kv_slice k, v;
     kv_cmd_next_arg(c, &pos, &k);
     kv_cmd_next_arg(c, &pos, &v);
-    const struct kv_node *old = kv_store_get(&kv->store, u8p(&k), u32len(&k));
+    /* Only NX, XX and GETSET depend on the old value: a plain SET skips the
+     * lookup (a tree walk of cache misses, ~7% of a leader's CPU under a
+     * SET load; the insert walks the path anyway). */
+    bool needs_old = c->op == KV_OP_SETNX || c->op == KV_OP_GETSET ||
+                     (c->flags & (KV_CMD_F_NX | KV_CMD_F_XX));
+    const struct kv_node *old =
+        needs_old ? kv_store_get(&kv->store, u8p(&k), u32len(&k)) : NULL;
     if (c->op == KV_OP_SETNX || (c->flags & KV_CMD_F_NX)) {
         if (old) {
             if (c->op == KV_OP_SETNX) {
