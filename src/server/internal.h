@@ -95,9 +95,11 @@ struct server {
     bool stopped;
     bool stopping;
     uint64_t stop_deadline_ms;
-    struct snap_job *snap_job; /* a snapshot being written, or NULL */
-    uint64_t snapshots;        /* written so far (INFO)              */
-    uint64_t last_leader;      /* to notice leadership changes */
+    struct snap_job *snap_job;         /* a snapshot being written, or NULL */
+    uint64_t snapshots;                /* written so far (INFO)              */
+    uint64_t log_bytes_since_snapshot; /* applied entry bytes, for the
+                                        * snapshot policy (maybe_snapshot) */
+    uint64_t last_leader;              /* to notice leadership changes */
     uint64_t last_term;
     int exit_code;
     /* Counters for INFO. */

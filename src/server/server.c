@@ -146,6 +146,7 @@ static int io_apply(void *ctx, const struct sampan_entry *e)
             inner.len = 0;
         }
     }
+    s->log_bytes_since_snapshot += e->len;
     struct kv_result r;
     memset(&r, 0, sizeof(r));
     int rv = kv_apply(s->kv, &inner, &r);
@@ -288,12 +289,27 @@ static void snapshot_done(uv_work_t *req, int status)
     free(job);
 }
 
-static void maybe_snapshot(struct server *s)
+/* Snapshot policy: after `snapshot_every` applied entries, and once the
+ * log since the last snapshot holds at least half as many bytes as the
+ * state (keys and values). A snapshot rewrites the whole state, so it
+ * then costs at most about twice the log it lets go, whatever the state's
+ * size: with 100,000 keys a snapshot every 10,000 SETs rewrote the state
+ * for every 10,000 writes (10x write amplification, 11% of a leader's
+ * CPU at 43,000 SET/s). The bound on log kept in memory becomes the larger
+ * of the two: snapshot_every entries, or half the state's bytes. */
+static bool snapshot_due(const struct server *s, uint64_t applied)
 {
     uint64_t every = s->cfg.snapshot_every;
+    if (every == 0 || applied < sampan_node_snapshot_index(s->node) + every) {
+        return false;
+    }
+    return s->log_bytes_since_snapshot >= kv_data_bytes(s->kv) / 2;
+}
+
+static void maybe_snapshot(struct server *s)
+{
     uint64_t applied = kv_applied_index(s->kv);
-    if (every == 0 || s->snap_job != NULL || s->stopping ||
-        applied < sampan_node_snapshot_index(s->node) + every) {
+    if (s->snap_job != NULL || s->stopping || !snapshot_due(s, applied)) {
         return;
     }
     struct snap_job *job = calloc(1, sizeof(*job));
@@ -311,6 +327,9 @@ static void maybe_snapshot(struct server *s)
     }
     if (rv == 0) {
         rv = uv_queue_work(&s->loop, &job->req, snapshot_work, snapshot_done);
+    }
+    if (rv == 0) {
+        s->log_bytes_since_snapshot = 0;
     }
     if (rv != 0) {
         if (job->snap != NULL) {
