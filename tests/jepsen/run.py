@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pylib"))
 from checker import check_list_append, check_registers  # noqa: E402
 from db import Db  # noqa: E402
 from nemesis import ALL_FAULTS, Nemesis, make_schedule  # noqa: E402
+from resp import RespConn, RespError  # noqa: E402
 from sampan_testlib import is_sanitizer_build  # noqa: E402
 from workload import Clients, Workload  # noqa: E402
 
@@ -117,7 +118,6 @@ class RunResult:
 
 async def wait_writable(db, deadline, loop):
     """Until a write through some node is acknowledged, or the deadline."""
-    from resp import RespConn, RespError  # local: only the runner needs it
     k = 0
     while loop.time() < deadline:
         k += 1

@@ -551,6 +551,34 @@ bool vfs_sim_flip(struct vfs_sim *d, const char *name, uint64_t off, int bit)
     return true;
 }
 
+bool vfs_sim_cut_file(struct vfs_sim *d, const char *name, uint64_t off,
+                      const void *buf, size_t len)
+{
+    struct dirent_sim *e = dir_find(&d->dur, name);
+    if (e == NULL) {
+        return false;
+    }
+    struct inode *in = &d->inodes[e->inode];
+    if (off + len > in->dur_len || off + len > in->cur_len) {
+        return false;
+    }
+    memcpy(in->dur + off, buf, len);
+    memcpy(in->cur + off, buf, len);
+    in->dur_len = in->cur_len = off + len;
+    return true;
+}
+
+const uint8_t *vfs_sim_durable(const struct vfs_sim *d, const char *name,
+                               uint64_t *len)
+{
+    struct dirent_sim *e = dir_find((struct directory *)&d->dur, name);
+    if (e == NULL) {
+        return NULL;
+    }
+    *len = d->inodes[e->inode].dur_len;
+    return d->inodes[e->inode].dur;
+}
+
 uint64_t vfs_sim_ops(const struct vfs_sim *d)
 {
     return d->ops;

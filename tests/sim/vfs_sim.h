@@ -45,6 +45,17 @@ void vfs_sim_set_capacity(struct vfs_sim *d, uint64_t bytes);
 /* Flips one bit of the durable (and current) content of file `name` at
  * byte `off`; returns false when there is no such file or byte. */
 bool vfs_sim_flip(struct vfs_sim *d, const char *name, uint64_t off, int bit);
+/* Makes file `name` end at off + len, its bytes from off on being
+ * buf[0..len) (durable and current): what a crash leaves of a write that
+ * extended the file and was cut short. Only for a stopped node's disk and
+ * only shrinking; returns false when there is no such file or the new end
+ * would be past the old one. */
+bool vfs_sim_cut_file(struct vfs_sim *d, const char *name, uint64_t off,
+                      const void *buf, size_t len);
+/* The durable bytes of file `name` (valid until the disk changes), or NULL;
+ * *len gets their number. The disk keeps ownership. */
+const uint8_t *vfs_sim_durable(const struct vfs_sim *d, const char *name,
+                               uint64_t *len);
 /* Counters. */
 uint64_t vfs_sim_ops(const struct vfs_sim *d);
 uint64_t vfs_sim_used(const struct vfs_sim *d);
