@@ -12,7 +12,8 @@ runs the same closed-loop workloads against each with the project's load
 generator (bench/loadgen.c: RESP for sampan and Redis, HTTP/JSON for
 etcd), stops exactly the processes it started, and prints one table:
 median ops/s and p50/p99 latency per system (min-max over --repeat runs),
-then the ratios sampan/etcd and sampan/redis-always. Also: CPU seconds per
+then the ratios sampan/etcd and sampan/redis-always; redis-benchmark's own
+SET and GET at 64 connections alongside, for the RESP systems. Also: CPU seconds per
 100k acknowledged writes (all of a system's processes together, from
 /proc) and resident memory after the run.
 
@@ -51,6 +52,8 @@ WORKLOADS = [
     ("set c64 all nodes", dict(conns=64), True),
 ]
 SYSTEMS = ["sampan", "etcd", "redis-always", "redis-everysec"]
+# redis-benchmark alongside, for the RESP systems (through the leader).
+REDIS_BENCHMARK = [("redis-benchmark set c64", "set"), ("redis-benchmark get c64", "get")]
 CPU_WORKLOAD = "set c64"
 
 
@@ -242,6 +245,22 @@ def loadgen(binary, proto, ports, duration, opts):
                                                        out.stderr[-500:]))
 
 
+def redis_benchmark(port, test, duration):
+    """redis-benchmark -t test at 64 connections, about `duration` seconds
+    of requests; its ops/s and p50 (it prints no p99 in quiet mode)."""
+    n = int(max(20000, 20000 * duration))
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", test, "-c", "64",
+                          "-n", str(n), "-d", "100", "-r", "100000", "-q"],
+                         capture_output=True, text=True, timeout=600)
+    for line in out.stdout.replace("\r", "\n").splitlines():
+        if "requests per second" in line:
+            rps = float(line.split(":", 1)[1].split("requests")[0])
+            p50 = float(line.split("p50=")[1].split()[0]) if "p50=" in line else 0.0
+            return {"ops_s": rps, "p50": p50, "p99": float("nan"), "errors": 0,
+                    "ops": n}
+    raise RuntimeError("redis-benchmark failed: %s %s" % (out.stdout[-300:], out.stderr[-300:]))
+
+
 def run_system(name, args, workdir, workloads):
     """{workload: [result per repeat]}, plus CPU and memory figures."""
     if name == "sampan":
@@ -274,6 +293,14 @@ def run_system(name, args, workdir, workloads):
                 per = [r["cpu"] / max(1, r["ops"] * (1 + 1.0 / args.duration)) * 1e5
                        for r in runs]
                 extra["cpu_per_100k"] = statistics.median(per)
+        if proto == "resp" and args.redis_benchmark and shutil.which("redis-benchmark"):
+            for wname, test in REDIS_BENCHMARK:
+                runs = [redis_benchmark(c.leader_port, test, args.duration)
+                        for _ in range(args.repeat)]
+                for r in runs:
+                    print("  %-15s %-23s %9.0f ops/s  p50 %7.3f ms"
+                          % (name, wname, r["ops_s"], r["p50"]), flush=True)
+                results[wname] = runs
         extra["rss_mib"] = c.rss_mib()
     finally:
         c.stop()
@@ -293,8 +320,9 @@ def cell(runs, key="ops_s"):
 def lat(runs):
     if not runs:
         return "-"
-    return "%.2f/%.2f" % (statistics.median(r["p50"] for r in runs),
-                          statistics.median(r["p99"] for r in runs))
+    p99 = statistics.median(r["p99"] for r in runs)
+    return "%.2f/%s" % (statistics.median(r["p50"] for r in runs),
+                        "-" if p99 != p99 else "%.2f" % p99)  # NaN: not reported
 
 
 def ratio(a, b):
@@ -307,14 +335,16 @@ def ratio(a, b):
 def print_table(all_results, extras, systems, args):
     print("\n== %s, %d x %gs per cell (median (min-max) ops/s; p50/p99 ms medians)"
           % (time.strftime("%Y-%m-%d %H:%M"), args.repeat, args.duration))
-    head = "%-18s" % "workload"
+    head = "%-23s" % "workload"
     for s in systems:
         head += " | %-24s %-13s" % (s + " ops/s", "p50/p99")
     head += " | sampan/etcd | sampan/redis-always"
     print(head)
     print("-" * len(head))
-    for wname, _, _ in WORKLOADS:
-        row = "%-18s" % wname
+    for wname in [w[0] for w in WORKLOADS] + [w[0] for w in REDIS_BENCHMARK]:
+        if not any(wname in all_results.get(s, {}) for s in systems):
+            continue
+        row = "%-23s" % wname
         for s in systems:
             runs = all_results.get(s, {}).get(wname)
             row += " | %-24s %-13s" % (cell(runs), lat(runs))
@@ -337,6 +367,8 @@ def main(argv):
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--duration", type=float, default=5.0, help="measured seconds per cell")
     p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--no-redis-benchmark", dest="redis_benchmark", action="store_false",
+                   help="skip the redis-benchmark rows")
     p.add_argument("--workloads", default="",
                    help="comma-separated workload names (default: all)")
     args = p.parse_args(argv)

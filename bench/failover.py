@@ -13,6 +13,10 @@ trials; and restart time and memory with many keys.
       loads KEYS keys of 100-byte values, kills -9 one follower, restarts
       it and times until it has applied everything again; prints that time
       and each node's resident memory against the raw key+value bytes.
+  failover.py catchup [--keys 1000000]
+      loads KEYS keys, measures write p99 for 5 s, then wipes a follower
+      and restarts it; measures write p99 in 2 s slices until it has
+      caught up (by snapshot and log) and prints the ratio.
 
 Figures, not a test. Stops exactly the processes it started.
 """
@@ -206,20 +210,8 @@ def failover(args, s):
 
 
 def restart(args, s):
+    load_s = load_keys(s, args.keys)
     leader = s.leader()
-    c = Conn(s.ports[leader], timeout=30)
-    value = b"v" * 100
-    batch = 1000
-    t0 = time.monotonic()
-    for base in range(0, args.keys, batch):
-        n = min(batch, args.keys - base)
-        c.sock.sendall(b"".join(encode("SET", "key:%d" % (base + j), value) for j in range(n)))
-        for _ in range(n):
-            r = c.reply()
-            if r != b"+OK":
-                raise RuntimeError("SET failed: %r" % r)
-    c.close()
-    load_s = time.monotonic() - t0
     raw = sum(len("key:%d" % k) + 100 for k in range(args.keys))
     follower = [i for i in (1, 2, 3) if i != leader][0]
     target = int(s.info(leader)["commit_index"])
@@ -246,6 +238,67 @@ def restart(args, s):
           "after %.2f s" % (args.keys, target, took))
 
 
+def loadgen_run(args, port, seconds):
+    """The load generator's RESULT fields for `seconds` of SETs (16
+    connections) through port."""
+    out = subprocess.run([args.loadgen, "--proto", "resp", "--addr", "127.0.0.1:%d" % port,
+                          "--conns", "16", "--duration", "%g" % seconds, "--warmup", "0.5",
+                          "--keyspace", str(args.keys)],
+                         capture_output=True, text=True, timeout=seconds + 60)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(kv.split("=", 1) for kv in line[7:].split(" ") if "=" in kv)
+    raise RuntimeError("loadgen failed: %s" % out.stderr[-300:])
+
+
+def catchup(args, s):
+    load_keys(s, args.keys)
+    leader = s.leader()
+    base = loadgen_run(args, s.ports[leader], 5)
+    follower = [i for i in (1, 2, 3) if i != leader][0]
+    s.kill(follower)
+    shutil.rmtree(os.path.join(s.workdir, "n%d" % follower))
+    t0 = time.monotonic()
+    s.start(follower)
+    # Writes while the wiped follower is brought back by snapshot; the
+    # load runs in slices until the follower has caught up.
+    slices = []
+    while True:
+        slices.append(loadgen_run(args, s.ports[leader], 2))
+        target = int(s.info(leader)["commit_index"])
+        if int(s.info(follower).get("applied_index", 0)) >= target - 1000:
+            break
+        if time.monotonic() - t0 > 120:
+            raise RuntimeError("the wiped follower did not catch up in 120 s")
+    took = time.monotonic() - t0
+    during = max(float(r["p99_ms"]) for r in slices)
+    print("write p99 (16 connections, SET): %.2f ms before; %.2f ms (worst 2 s slice) "
+          "while a wiped follower caught up with %d keys in %.1f s = %.2fx"
+          % (float(base["p99_ms"]), during, args.keys, took,
+             during / float(base["p99_ms"])))
+    print("  throughput %s ops/s before, %s during (slices: %s)"
+          % (base["ops_per_sec"], min(r["ops_per_sec"] for r in slices),
+             ", ".join("%s/%sms" % (r["ops_per_sec"], r["p99_ms"]) for r in slices)))
+
+
+def load_keys(s, keys):
+    """KEYS keys of 100-byte values through the leader, pipelined."""
+    leader = s.leader()
+    c = Conn(s.ports[leader], timeout=30)
+    value = b"v" * 100
+    batch = 1000
+    t0 = time.monotonic()
+    for base in range(0, keys, batch):
+        n = min(batch, keys - base)
+        c.sock.sendall(b"".join(encode("SET", "key:%d" % (base + j), value) for j in range(n)))
+        for _ in range(n):
+            r = c.reply()
+            if r != b"+OK":
+                raise RuntimeError("SET failed: %r" % r)
+    c.close()
+    return time.monotonic() - t0
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -253,7 +306,9 @@ def main(argv):
     f.add_argument("--trials", type=int, default=100)
     r = sub.add_parser("restart")
     r.add_argument("--keys", type=int, default=1000000)
-    for sp in (f, r):
+    cu = sub.add_parser("catchup")
+    cu.add_argument("--keys", type=int, default=1000000)
+    for sp in (f, r, cu):
         sp.add_argument("--sampan-bin",
                         default=os.path.join(ROOT, "build-release", "bin", "sampan"))
         sp.add_argument("--loadgen",
@@ -268,6 +323,8 @@ def main(argv):
         s.leader()
         if args.cmd == "failover":
             failover(args, s)
+        elif args.cmd == "catchup":
+            catchup(args, s)
         else:
             restart(args, s)
     finally:
