@@ -416,12 +416,18 @@ def test_client_gone_mid_reply_does_not_kill_the_node(cluster3):
     leader = cluster3.leader()
     cluster3.client(leader).set("sigpipe-big", "x" * 10_000)
     request = b"*2\r\n$3\r\nGET\r\n$11\r\nsigpipe-big\r\n" * 1500
+    before = {n: int(cluster3.info(n)["connected_clients"]) for n in cluster3.nodes}
     for node in sorted(cluster3.nodes):
         for _ in range(3):
             s = socket.create_connection(("127.0.0.1", cluster3.port(node)))
             s.sendall(request)
             s.close()
-    time.sleep(0.5)
+    # Every node has noticed its closed clients (or died trying): it is
+    # back to the connections it had before.
+    for node in sorted(cluster3.nodes):
+        wait_until(lambda: not cluster3.nodes[node].alive() or
+                   int(cluster3.info(node)["connected_clients"]) <= before[node],
+                   what="node %d to drop its closed clients" % node)
     for node in sorted(cluster3.nodes):
         assert cluster3.nodes[node].alive(), cluster3.log_tail(node)
         assert cluster3.client(node).ping()

@@ -38,23 +38,35 @@ static void open_segment(const struct sfx *f, char *name)
     snprintf(name, 256, "%s", names[0]);
 }
 
+/* The torn-write setup both cut tests share: a segment holding a batch of
+ * three 40-byte entries, then a batch of two 600-byte ones whose write is
+ * to be cut. Returns the segment's bytes (caller frees; *len their size),
+ * its name in seg, where the second batch starts and how many bytes its
+ * write puts down. */
+static uint8_t *two_batch_segment(struct sfx *f, char *seg, size_t *len,
+                                  uint64_t *start, uint64_t *written)
+{
+    f->cfg.segment_bytes = 8192;
+    assert_int_equal(sfx_open(f), 0);
+    assert_int_equal(sfx_append(f, 1, 3, 1, 40), 0);
+    assert_int_equal(sfx_append(f, 4, 2, 1, 600), 0);
+    sfx_close(f);
+    open_segment(f, seg);
+    *start = FMT_SECTOR + bsize(3, 40);
+    *written = FMT_BATCH_HDR + 2 * (FMT_RECORD_HDR + 600) + 4;
+    return sfx_slurp(f, seg, len);
+}
+
 /* A write cut short anywhere inside the last batch: the file holds the
  * bytes before the cut and zeros after (preallocated). Recovery keeps
  * exactly the batches before it, says so, and the repair is durable. */
 static void test_torn_tail_every_byte(void **state)
 {
     struct sfx *f = *state;
-    f->cfg.segment_bytes = 8192;
-    assert_int_equal(sfx_open(f), 0);
-    assert_int_equal(sfx_append(f, 1, 3, 1, 40), 0);
-    assert_int_equal(sfx_append(f, 4, 2, 1, 600), 0);
-    sfx_close(f);
     char seg[256];
-    open_segment(f, seg);
     size_t len;
-    uint8_t *orig = sfx_slurp(f, seg, &len);
-    uint64_t start = FMT_SECTOR + bsize(3, 40);
-    uint64_t written = FMT_BATCH_HDR + 2 * (FMT_RECORD_HDR + 600) + 4;
+    uint64_t start, written;
+    uint8_t *orig = two_batch_segment(f, seg, &len, &start, &written);
     uint8_t *img = malloc(len);
     assert_non_null(img);
     for (uint64_t cut = start; cut < start + written; cut++) {
@@ -96,17 +108,10 @@ static void test_torn_tail_every_byte(void **state)
 static void test_torn_tail_file_cut_every_byte(void **state)
 {
     struct sfx *f = *state;
-    f->cfg.segment_bytes = 8192;
-    assert_int_equal(sfx_open(f), 0);
-    assert_int_equal(sfx_append(f, 1, 3, 1, 40), 0);
-    assert_int_equal(sfx_append(f, 4, 2, 1, 600), 0);
-    sfx_close(f);
     char seg[256];
-    open_segment(f, seg);
     size_t len;
-    uint8_t *orig = sfx_slurp(f, seg, &len);
-    uint64_t start = FMT_SECTOR + bsize(3, 40);
-    uint64_t written = FMT_BATCH_HDR + 2 * (FMT_RECORD_HDR + 600) + 4;
+    uint64_t start, written;
+    uint8_t *orig = two_batch_segment(f, seg, &len, &start, &written);
     for (uint64_t cut = start; cut < start + written; cut++) {
         /* The previous round's append may have started a new segment. */
         char names[8][256];
