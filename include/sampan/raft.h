@@ -45,6 +45,12 @@ extern "C" {
 
 /* Hard limits on what a configuration may ask for. */
 #define SAMPAN_MAX_VOTERS 16u
+/* Members of one configuration: voters, outgoing voters (joint) and
+ * learners together. */
+#define SAMPAN_MAX_MEMBERS 16u
+/* A member's address (opaque to the core, for the caller's transport),
+ * including its terminating NUL. */
+#define SAMPAN_ADDR_MAX 64u
 /* Terms above this are refused in messages and boot state, so the term can
  * never wrap around (Figure 2: terms only increase). No real cluster gets
  * near it: a new term every microsecond would take 146,000 years. */
@@ -61,6 +67,11 @@ extern "C" {
 enum sampan_entry_type {
     SAMPAN_ENTRY_NORMAL = 1, /* an application command (may be empty) */
     SAMPAN_ENTRY_NOOP = 2,   /* appended by a new leader (section 8)   */
+    /* A new configuration (section 6 / thesis chapter 4): the payload is a
+     * struct sampan_membership in sampan_membership_encode()'s format. It
+     * takes effect on every node as soon as it is in the node's log, and
+     * is undone if a conflicting leader truncates it away. */
+    SAMPAN_ENTRY_CONF = 3,
 };
 
 /* One log entry. In a Ready, `data` is owned by the core (see file header).
@@ -80,10 +91,85 @@ struct sampan_hard_state {
     uint64_t vote; /* votedFor in `term`, or SAMPAN_NONE        */
 };
 
-/* The voting membership. Fixed-size so it can be embedded and copied. */
+/* A member's address, carried with the configuration so every node (and a
+ * node restored from a snapshot) knows where the others are. */
+struct sampan_member_addr {
+    uint64_t id;
+    char addr[SAMPAN_ADDR_MAX]; /* NUL-terminated */
+};
+
+/* A configuration. Fixed-size so it can be embedded and copied.
+ *   voters:   who votes and whose acknowledgements commit entries.
+ *   outgoing: non-empty only in a joint configuration (thesis section 4.3):
+ *             the previous voters. Elections and commitment then need a
+ *             majority of `voters` AND a majority of `outgoing`.
+ *   learners: receive the log but never vote or count toward a majority.
+ *             Bit i of learners_promote marks learners[i] to be promoted to
+ *             voter by the leader once it has caught up.
+ *   addrs:    optional addresses of members (opaque to the core).
+ * Ids are non-zero, distinct within each list, learners are neither voters
+ * nor outgoing voters, and all the members together number at most
+ * SAMPAN_MAX_MEMBERS. A node's initial configuration may be empty: a node
+ * that joins an existing cluster learns its configuration from the
+ * leader. */
 struct sampan_membership {
     uint32_t n_voters;
-    uint64_t voters[SAMPAN_MAX_VOTERS]; /* distinct, non-zero ids */
+    uint64_t voters[SAMPAN_MAX_VOTERS];
+    uint32_t n_outgoing;
+    uint64_t outgoing[SAMPAN_MAX_VOTERS];
+    uint32_t n_learners;
+    uint64_t learners[SAMPAN_MAX_MEMBERS];
+    uint32_t learners_promote;
+    uint32_t n_addrs;
+    struct sampan_member_addr addrs[SAMPAN_MAX_MEMBERS];
+};
+
+/* The largest encoding of a membership (sampan_membership_encode). */
+#define SAMPAN_MEMBERSHIP_MAX_BYTES                                            \
+    (12u + 8u * (2u * SAMPAN_MAX_VOTERS + SAMPAN_MAX_MEMBERS) +                \
+     SAMPAN_MAX_MEMBERS * (9u + SAMPAN_ADDR_MAX))
+
+/* Encodes `m` into out[0..cap) (the format of SAMPAN_ENTRY_CONF payloads,
+ * of snapshot headers and of snapshot messages; docs/disk-format.md) and
+ * sets *len. Errors: SAMPAN_EINVAL (m is not a valid membership),
+ * SAMPAN_ETOOBIG (cap too small). */
+int sampan_membership_encode(const struct sampan_membership *m, uint8_t *out,
+                             size_t cap, size_t *len);
+/* Decodes and validates buf[0..len) into *m. Returns 0 or SAMPAN_EINVAL,
+ * with *why (if non-NULL) set to a static string naming what was wrong. */
+int sampan_membership_decode(const uint8_t *buf, size_t len,
+                             struct sampan_membership *m, const char **why);
+/* 0 if `m` obeys the rules above (an empty one included), else
+ * SAMPAN_EINVAL with *why (if non-NULL) naming the broken rule. */
+int sampan_membership_validate(const struct sampan_membership *m,
+                               const char **why);
+/* True if `id` is a voter or an outgoing voter / a learner. */
+bool sampan_membership_is_voter(const struct sampan_membership *m, uint64_t id);
+bool sampan_membership_is_learner(const struct sampan_membership *m,
+                                  uint64_t id);
+/* The address recorded for `id`, or NULL (points into m). */
+const char *sampan_membership_addr(const struct sampan_membership *m,
+                                   uint64_t id);
+
+/* One change to the membership (sampan_raft_change_membership). */
+enum sampan_conf_change_type {
+    /* Make `id` a voter. A learner that has caught up is promoted at once;
+     * a non-member (or a learner still behind) first joins as a learner
+     * marked for promotion, and the leader promotes it once it is within
+     * promote_lag_entries of the log, so adding a node never stalls
+     * commits while it catches up. */
+    SAMPAN_CONF_ADD_VOTER = 1,
+    /* Make `id` a learner: add a non-member, or demote a voter. */
+    SAMPAN_CONF_ADD_LEARNER = 2,
+    /* Remove `id` (voter or learner), the leader itself included: a
+     * leader that removes itself keeps leading without counting itself
+     * until the change commits, then steps down (thesis section 4.2.2). */
+    SAMPAN_CONF_REMOVE = 3,
+};
+struct sampan_conf_change {
+    uint8_t type; /* enum sampan_conf_change_type */
+    uint64_t id;
+    const char *addr; /* ADD_*: the member's address, or NULL (borrowed) */
 };
 
 enum sampan_msg_type {
@@ -237,8 +323,11 @@ struct sampan_ready {
 
 /* Configuration. Times are in ticks; the caller decides how long one is. */
 struct sampan_raft_config {
-    uint64_t id; /* this node, non-zero, a voter          */
-    struct sampan_membership members; /* the initial voting membership */
+    uint64_t id; /* this node, non-zero                      */
+    /* The initial configuration, used only when the log and snapshot hold
+     * none (a brand-new cluster). It contains `id`, or is empty for a node
+     * joining an existing cluster. */
+    struct sampan_membership members;
     uint32_t election_ticks;  /* base election timeout; the actual one is
                                  random in [election_ticks, 2*election_ticks) */
     uint32_t heartbeat_ticks; /* leader heartbeat interval, < election_ticks  */
@@ -255,6 +344,9 @@ struct sampan_raft_config {
     uint32_t snapshot_trailing;    /* entries kept behind a compaction point */
     uint32_t snapshot_chunk_bytes; /* largest snapshot chunk in a message    */
     uint32_t max_pending_reads;    /* ReadIndex requests queued at most      */
+    /* A learner marked for promotion becomes a voter once its log is
+     * within this many entries of the leader's. */
+    uint32_t promote_lag_entries;
     /* Lease-based reads (thesis section 6.4.1): the leader answers reads
      * without a heartbeat round while a majority acknowledged a heartbeat
      * sent less than election_ticks - lease_margin_ticks ago. Sound only
@@ -268,8 +360,8 @@ struct sampan_raft_config {
 /* Fills `cfg` with defaults (PreVote and CheckQuorum on, election 10 ticks,
  * heartbeat 1 tick, 256 inflight messages, 1 MiB per message, 64 MiB
  * uncommitted, 16 MiB per entry, 1 MiB snapshot chunks, 0 trailing entries,
- * 4096 pending reads, no lease reads). The caller still sets id and
- * members. */
+ * 4096 pending reads, no lease reads, promotion within 100 entries). The
+ * caller still sets id and members. */
 void sampan_raft_config_default(struct sampan_raft_config *cfg);
 
 /* What a node recovered from its storage. All pointers are borrowed for the
@@ -278,8 +370,9 @@ struct sampan_boot {
     struct sampan_hard_state hard_state;
     uint64_t snapshot_index; /* log starts after this (0: no snapshot)  */
     uint64_t snapshot_term;
-    /* The snapshot's membership; ignored when snapshot_index is 0 and until
-     * membership changes land (the config's members are used). */
+    /* The configuration in effect at snapshot_index (ignored when
+     * snapshot_index is 0). The configuration in effect at boot is that of
+     * the last SAMPAN_ENTRY_CONF entry, else this one, else cfg->members. */
     struct sampan_membership snapshot_conf;
     size_t n_entries; /* entries snapshot_index+1 ...          */
     const struct sampan_entry *entries;
@@ -333,6 +426,42 @@ int sampan_raft_read_index(struct sampan_raft *r, uint64_t context);
  * SAMPAN_ENOTMEMBER (target is not a voter). */
 int sampan_raft_transfer_leader(struct sampan_raft *r, uint64_t target);
 
+/* Proposes a membership change (thesis chapter 4). On the leader only.
+ * `changes` (borrowed) are applied together: if they change the set of
+ * voters by at most one member, the new configuration is entered directly
+ * (the single-server change); otherwise a joint configuration is entered,
+ * and the leader leaves it by itself once it commits. Only one change may
+ * be pending at a time, and none before the leader has committed an entry
+ * of its own term. *index (if non-NULL) gets the configuration entry's
+ * index; the change is done when that entry is committed. Errors:
+ * SAMPAN_ENOTLEADER; SAMPAN_EBUSY (a change is pending, the leader has
+ * not committed in its term, or a transfer is under way); SAMPAN_ENOTMEMBER
+ * (removing a non-member); SAMPAN_EINVAL (no voter would remain, too many
+ * members, a demotion inside a joint change, a bad address, nothing
+ * changes); SAMPAN_ENOMEM. */
+int sampan_raft_change_membership(struct sampan_raft *r,
+                                  const struct sampan_conf_change *changes,
+                                  size_t n, uint64_t *index);
+
+/* The configuration in effect (the last one in the log; section 4.1 of the
+ * thesis), owned by the core and valid until the next call that changes
+ * the log. *index (if non-NULL) gets the index of its entry (0: from the
+ * initial configuration or a snapshot). */
+const struct sampan_membership *
+sampan_raft_membership(const struct sampan_raft *r, uint64_t *index);
+
+/* The configuration in effect at log index `index` (for a snapshot's
+ * metadata). Errors: SAMPAN_ECOMPACTED (before the newest snapshot),
+ * SAMPAN_EUNAVAIL (past the last index). */
+int sampan_raft_conf_at(const struct sampan_raft *r, uint64_t index,
+                        struct sampan_membership *out);
+
+/* The leader's replication progress of member `id`: *match is the highest
+ * index known to be durable there. Errors: SAMPAN_ENOTLEADER,
+ * SAMPAN_ENOTMEMBER. */
+int sampan_raft_member_match(const struct sampan_raft *r, uint64_t id,
+                             uint64_t *match);
+
 /* Tells the core that the application's state up to `index` (<= applied)
  * is captured in a durable snapshot. The core keeps its metadata (to send
  * the snapshot to lagging followers) and frees log entries up to
@@ -382,7 +511,8 @@ struct sampan_status {
     uint64_t stable_index;   /* last index acknowledged durable               */
     uint64_t snapshot_index; /* index of the newest snapshot (0: none)    */
     uint64_t lead_transferee; /* leadership transfer target, or 0        */
-    uint64_t log_bytes;       /* payload bytes held in the in-memory log     */
+    uint64_t conf_index; /* entry of the configuration in effect (0: initial) */
+    uint64_t log_bytes;  /* payload bytes held in the in-memory log     */
     /* Memory the in-memory log holds: payloads, their headers and the
      * entry array (what compaction frees). */
     uint64_t log_mem_bytes;

@@ -153,8 +153,11 @@ int sampan_node_snapshot_begin(struct sampan_node *n,
     }
     memset(meta, 0, sizeof(*meta));
     meta->index = n->applied;
-    meta->conf = n->cfg.raft.members;
     int rv = sampan_raft_term_at(n->raft, meta->index, &meta->term);
+    if (rv == 0) {
+        /* The configuration in effect at that index travels with it. */
+        rv = sampan_raft_conf_at(n->raft, meta->index, &meta->conf);
+    }
     if (rv != 0) {
         return rv;
     }
@@ -351,9 +354,11 @@ static int maybe_snapshot(struct sampan_node *n)
     if (every == 0 || n->applied < n->last_snapshot + every) {
         return 0;
     }
-    struct sampan_snapshot_meta meta = {.index = n->applied,
-                                        .conf = n->cfg.raft.members};
+    struct sampan_snapshot_meta meta = {.index = n->applied};
     int rv = sampan_raft_term_at(n->raft, meta.index, &meta.term);
+    if (rv == 0) {
+        rv = sampan_raft_conf_at(n->raft, meta.index, &meta.conf);
+    }
     if (rv != 0) {
         return 0; /* not in the log (just restored): nothing new to save */
     }

@@ -35,13 +35,7 @@ static void tally(struct sampan_raft *r, uint64_t from, bool granted)
 
 static enum vote_result vote_result(const struct sampan_raft *r)
 {
-    size_t granted = 0;
-    size_t rejected = 0;
-    for (size_t i = 0; i < r->n_prs; i++) {
-        granted += r->votes_granted[i];
-        rejected += r->votes_rejected[i];
-    }
-    return quorum_vote_result(r->n_prs, granted, rejected);
+    return quorum_vote(r);
 }
 
 static void campaign(struct sampan_raft *r, bool pre_vote, bool transfer);
@@ -62,6 +56,9 @@ static void campaign(struct sampan_raft *r, bool pre_vote, bool transfer)
 {
     if (r->term >= SAMPAN_MAX_TERM) {
         return; /* the term space is exhausted: never wrap (Figure 2) */
+    }
+    if (!membership_self_is_voter(r)) {
+        return; /* learners and non-members never campaign */
     }
     uint8_t type;
     uint64_t term;
@@ -85,8 +82,9 @@ static void campaign(struct sampan_raft *r, bool pre_vote, bool transfer)
         return;
     }
     for (size_t i = 0; i < r->n_prs; i++) {
-        if (r->prs[i].id == r->id) {
-            continue;
+        if (r->prs[i].id == r->id ||
+            !sampan_membership_is_voter(&r->conf, r->prs[i].id)) {
+            continue; /* ask the voters only (both sets when joint) */
         }
         struct sampan_msg m = {.type = type,
                                .to = r->prs[i].id,

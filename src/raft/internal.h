@@ -121,6 +121,11 @@ struct progress {
     bool snap_read_pending;
     bool snap_chunk_sent;
     bool timeout_now_sent; /* leadership transfer: TIMEOUT_NOW went out */
+    /* Leader only: no longer a member. It is still sent appends and
+     * heartbeats for a while after the change commits, so it learns it
+     * was removed (membership.c). */
+    bool departing;
+    uint64_t depart_tick;
 };
 
 int progress_init(struct progress *p, uint64_t id, uint32_t max_msgs,
@@ -144,7 +149,8 @@ void progress_sent(struct progress *p, uint64_t last_index, uint64_t bytes,
                    size_t n_entries);
 void inflights_free_to(struct inflights *in, uint64_t index);
 
-/* ---- quorum.c ------------------------------------------------------------ */
+/* ---- quorum.c: majorities over the configuration in effect ------------- */
+struct sampan_raft;
 /* The largest index acknowledged by a majority of `n` match indexes. */
 uint64_t quorum_committed_index(const uint64_t *match, size_t n);
 enum vote_result {
@@ -154,6 +160,36 @@ enum vote_result {
 };
 enum vote_result quorum_vote_result(size_t n_voters, size_t granted,
                                     size_t rejected);
+/* The largest value held by a majority of the voters, given one value per
+ * progress slot; in a joint configuration, the smaller of the values
+ * held by a majority of each voter set (thesis section 4.3). */
+uint64_t quorum_index(const struct sampan_raft *r, const uint64_t *by_slot);
+/* The election's outcome from r->votes_granted/rejected: won only if won
+ * in every voter set, lost if lost in any. */
+enum vote_result quorum_vote(const struct sampan_raft *r);
+/* True if this node is the only voter (it alone forms a majority). */
+bool quorum_self_only(const struct sampan_raft *r);
+
+/* ---- conf.c: configurations as values ------------------------------------ */
+bool conf_is_member(const struct sampan_membership *m, uint64_t id);
+/* Ids listed in a membership, counting repeats across its lists. */
+#define CONF_LISTED_MAX (2u * SAMPAN_MAX_VOTERS + SAMPAN_MAX_MEMBERS)
+/* Fills `ids` with every member once (voters, outgoing, learners);
+ * returns how many. */
+uint32_t conf_member_ids(const struct sampan_membership *m,
+                         uint64_t ids[CONF_LISTED_MAX]);
+bool conf_equal(const struct sampan_membership *a,
+                const struct sampan_membership *b);
+/* The configuration `changes` lead to from `cur` (which must not be joint):
+ * direct when at most one voter changes, else joint (outgoing = cur's
+ * voters). caught_up[i] (may be NULL) says whether change i's member is
+ * close enough to the log to be promoted now. */
+int conf_apply_changes(const struct sampan_membership *cur,
+                       const struct sampan_conf_change *changes, size_t n,
+                       const bool *caught_up, struct sampan_membership *out);
+/* The configuration that ends the joint configuration `cur`. */
+void conf_leave_joint(const struct sampan_membership *cur,
+                      struct sampan_membership *out);
 
 /* ---- prng.c -------------------------------------------------------------- */
 uint64_t prng_next(uint64_t *state);
@@ -204,6 +240,9 @@ struct pending_read {
 #define READ_ROUND_TICKS 64 /* rounds whose send tick is remembered */
 
 /* ---- the core ------------------------------------------------------------ */
+/* Progress slots: this node, the members, and as many departing ones. */
+#define PRS_MAX (2u * SAMPAN_MAX_MEMBERS + 1u)
+
 struct sampan_raft {
     struct sampan_raft_config cfg;
     uint64_t id;
@@ -213,12 +252,20 @@ struct sampan_raft {
     enum sampan_role role;
     struct raft_log log;
 
-    struct progress prs[SAMPAN_MAX_VOTERS]; /* one per voter, self included */
+    /* The configuration in effect: the last one in the log (thesis 4.1),
+     * the entry that holds it (0: initial or snapshot configuration). */
+    struct sampan_membership conf;
+    uint64_t conf_index;
+    uint64_t conf_term;
+
+    /* One progress slot per member, this node always included (first
+     * when it is a member), then departing members (leader only). */
+    struct progress prs[PRS_MAX];
     size_t n_prs;
 
-    /* Election state (Figure 2, "Candidates"). */
-    bool votes_granted[SAMPAN_MAX_VOTERS];
-    bool votes_rejected[SAMPAN_MAX_VOTERS];
+    /* Election state (Figure 2, "Candidates"), by progress slot. */
+    bool votes_granted[PRS_MAX];
+    bool votes_rejected[PRS_MAX];
     uint32_t election_elapsed;
     uint32_t heartbeat_elapsed;
     uint64_t ticks; /* ticks since this core was created */
@@ -319,6 +366,25 @@ void transfer_maybe_send_timeout_now(struct sampan_raft *r,
                                      struct progress *pr);
 void transfer_tick(struct sampan_raft *r);
 int transfer_on_timeout_now(struct sampan_raft *r, const struct sampan_msg *m);
+
+/* membership.c: putting configurations into effect */
+/* Makes `c` (held by the entry at index/term, 0/0 for an initial or
+ * snapshot configuration) the configuration in effect and rebuilds the
+ * progress slots. May move slots: no progress pointer survives it. */
+int membership_set(struct sampan_raft *r, const struct sampan_membership *c,
+                   uint64_t index, uint64_t term);
+/* After entries from index `first` on were written into the log (perhaps
+ * replacing others): the configuration in effect is the last one in the
+ * log again. */
+int membership_on_log_change(struct sampan_raft *r, uint64_t first);
+/* Leader housekeeping once something committed or time passed: leave a
+ * committed joint configuration, promote caught-up learners, step down
+ * once its own removal committed, forget departed members. May move
+ * slots or change role. */
+void membership_leader_check(struct sampan_raft *r);
+/* Drops departing slots (leadership ended). */
+void membership_drop_departing(struct sampan_raft *r);
+bool membership_self_is_voter(const struct sampan_raft *r);
 
 /* snapshot.c */
 void snapshot_start_send(struct sampan_raft *r, struct progress *pr);

@@ -21,6 +21,7 @@ void sampan_raft_config_default(struct sampan_raft_config *cfg)
     cfg->snapshot_trailing = 0;
     cfg->snapshot_chunk_bytes = 1u << 20;
     cfg->max_pending_reads = 4096;
+    cfg->promote_lag_entries = 100;
     cfg->lease_reads = false;
     cfg->lease_margin_ticks = 2;
 }
@@ -68,15 +69,6 @@ int sampan_raft_new(const struct sampan_raft_config *cfg,
     vec_init(&r->reads, sizeof(struct pending_read), cfg->max_pending_reads);
     vec_init(&r->read_states, sizeof(struct sampan_read_state),
              cfg->max_pending_reads);
-    for (uint32_t i = 0; i < cfg->members.n_voters; i++) {
-        rv = progress_init(&r->prs[i], cfg->members.voters[i],
-                           cfg->max_inflight_msgs, cfg->max_inflight_bytes);
-        if (rv != 0) {
-            sampan_raft_free(r);
-            return rv;
-        }
-        r->n_prs++;
-    }
     log_init(&r->log, 0, 0);
     if (boot != NULL) {
         log_init(&r->log, boot->snapshot_index, boot->snapshot_term);
@@ -90,13 +82,25 @@ int sampan_raft_new(const struct sampan_raft_config *cfg,
         r->log.stable = r->log.handed = log_last_index(&r->log);
         r->snap.index = boot->snapshot_index;
         r->snap.term = boot->snapshot_term;
-        r->snap.conf = cfg->members;
+        r->snap.conf =
+            boot->snapshot_index > 0 ? boot->snapshot_conf : cfg->members;
         r->term = boot->hard_state.term;
         r->vote = boot->hard_state.vote;
         if (log_last_term(&r->log) > r->term) {
             sampan_raft_free(r);
             return SAMPAN_EINVAL;
         }
+    }
+    /* The configuration in effect: the snapshot's (or the initial one),
+     * unless the log holds a later one. */
+    rv = membership_set(r, r->snap.index > 0 ? &r->snap.conf : &cfg->members,
+                        r->snap.index, r->snap.term);
+    if (rv == 0) {
+        rv = membership_on_log_change(r, r->log.offset + 1);
+    }
+    if (rv != 0) {
+        sampan_raft_free(r);
+        return rv;
     }
     r->prev_hs.term = r->term;
     r->prev_hs.vote = r->vote;
@@ -160,6 +164,7 @@ static void reset_term_state(struct sampan_raft *r, uint64_t term)
     r->transfer_elapsed = 0;
     r->timeout_now_in_term = false;
     read_index_reset(r);
+    membership_drop_departing(r); /* only a leader keeps them */
     memset(r->votes_granted, 0, sizeof(r->votes_granted));
     memset(r->votes_rejected, 0, sizeof(r->votes_rejected));
     raft_reset_election_timer(r);
@@ -224,14 +229,12 @@ void raft_send(struct sampan_raft *r, struct sampan_msg *m, bool after_persist)
  * leader, answered within the last election timeout. */
 static bool leader_has_quorum(const struct sampan_raft *r)
 {
-    size_t active = 0;
+    uint64_t active[PRS_MAX];
     for (size_t i = 0; i < r->n_prs; i++) {
-        if (r->prs[i].id == r->id ||
-            r->ticks - r->prs[i].last_heard < r->cfg.election_ticks) {
-            active++;
-        }
+        active[i] = r->prs[i].id == r->id ||
+                    r->ticks - r->prs[i].last_heard < r->cfg.election_ticks;
     }
-    return active >= r->n_prs / 2 + 1;
+    return quorum_index(r, active) >= 1; /* a majority (of each set) */
 }
 
 static void tick_leader(struct sampan_raft *r)
@@ -254,6 +257,7 @@ static void tick_leader(struct sampan_raft *r)
         r->heartbeat_elapsed = 0;
         replication_bcast_heartbeat(r);
     }
+    membership_leader_check(r);
 }
 
 void sampan_raft_tick(struct sampan_raft *r)
@@ -270,14 +274,19 @@ void sampan_raft_tick(struct sampan_raft *r)
     r->election_elapsed++;
     if (r->election_elapsed >= r->randomized_timeout) {
         /* Figure 2, Followers: no word from a leader within the election
-         * timeout: start an election. */
-        election_campaign(r, !r->cfg.disable_pre_vote);
+         * timeout: start an election. Learners and non-members never do
+         * (thesis 4.2.1): they would only disturb the voters. */
+        if (membership_self_is_voter(r)) {
+            election_campaign(r, !r->cfg.disable_pre_vote);
+        } else {
+            raft_reset_election_timer(r);
+        }
     }
 }
 
 int sampan_raft_campaign(struct sampan_raft *r)
 {
-    if (r->role == SAMPAN_LEADER) {
+    if (r->role == SAMPAN_LEADER || !membership_self_is_voter(r)) {
         return SAMPAN_ESTATE;
     }
     election_campaign(r, !r->cfg.disable_pre_vote);
@@ -448,6 +457,7 @@ void sampan_raft_status(const struct sampan_raft *r, struct sampan_status *st)
     st->stable_index = r->log.stable;
     st->snapshot_index = r->snap.index;
     st->lead_transferee = r->transferee;
+    st->conf_index = r->conf_index;
     st->log_bytes = r->log.bytes;
     st->log_mem_bytes = r->log.bytes + r->log.grave_bytes +
                         r->log.n * PAYLOAD_OVERHEAD +
@@ -514,6 +524,7 @@ int sampan_raft_ready(struct sampan_raft *r, struct sampan_ready *rd)
     if (r->ready_out) {
         return SAMPAN_ESTATE;
     }
+    membership_leader_check(r);
     replication_flush(r);
     if (r->read_round_wanted && r->role == SAMPAN_LEADER) {
         /* One heartbeat round confirms every read queued since the last
@@ -614,6 +625,7 @@ int sampan_raft_advance(struct sampan_raft *r, const struct sampan_ready *rd)
         if (progress_maybe_update(self, l->stable) &&
             replication_maybe_commit(r)) {
             read_index_advance(r); /* an own-term commit releases reads */
+            membership_leader_check(r);
         }
     }
     return 0;

@@ -20,11 +20,11 @@ static bool committed_in_term(const struct sampan_raft *r)
  * as having acknowledged every round it sent). */
 static uint64_t quorum_round(const struct sampan_raft *r)
 {
-    uint64_t rounds[SAMPAN_MAX_VOTERS];
+    uint64_t rounds[PRS_MAX];
     for (size_t i = 0; i < r->n_prs; i++) {
         rounds[i] = r->prs[i].id == r->id ? r->hb_round : r->prs[i].acked_round;
     }
-    return quorum_committed_index(rounds, r->n_prs);
+    return quorum_index(r, rounds);
 }
 
 bool read_index_lease_valid(const struct sampan_raft *r)
@@ -74,7 +74,7 @@ int read_index_request(struct sampan_raft *r, uint64_t context, uint64_t from)
         return 0;
     }
     struct pending_read rd = {.context = context, .from = from};
-    if (r->n_prs == 1 || read_index_lease_valid(r)) {
+    if (quorum_self_only(r) || read_index_lease_valid(r)) {
         if (committed_in_term(r)) {
             rd.index = r->log.committed;
             return deliver(r, &rd);
@@ -106,7 +106,7 @@ void read_index_advance(struct sampan_raft *r)
              * high as anything committed when the read arrived. */
             rd->index = r->log.committed;
         }
-        if (rd->round > confirmed && r->n_prs > 1) {
+        if (rd->round > confirmed && !quorum_self_only(r)) {
             break; /* rounds confirm in order, so later reads wait too */
         }
         if (deliver(r, rd) != 0) {

@@ -160,11 +160,11 @@ void replication_bcast_heartbeat(struct sampan_raft *r)
 
 bool replication_maybe_commit(struct sampan_raft *r)
 {
-    uint64_t match[SAMPAN_MAX_VOTERS];
+    uint64_t match[PRS_MAX];
     for (size_t i = 0; i < r->n_prs; i++) {
         match[i] = r->prs[i].match;
     }
-    uint64_t index = quorum_committed_index(match, r->n_prs);
+    uint64_t index = quorum_index(r, match);
     if (index <= r->log.committed) {
         return false;
     }
@@ -233,6 +233,14 @@ int replication_on_append(struct sampan_raft *r, const struct sampan_msg *m)
     if (rv != 0) {
         return rv;
     }
+    if (m->n_entries > 0) {
+        /* A configuration takes effect once in the log, and one that a
+         * conflict truncated away is undone (thesis 4.1). */
+        rv = membership_on_log_change(r, m->index + 1);
+        if (rv != 0) {
+            return rv;
+        }
+    }
     uint64_t last_new = m->index + m->n_entries;
     /* Receiver rule 5: commit no further than the entries just verified. */
     commit_to(r, m->commit < last_new ? m->commit : last_new);
@@ -264,6 +272,9 @@ int replication_on_append_response(struct sampan_raft *r,
         return SAMPAN_EINVAL; /* acknowledges entries we never had */
     }
     struct progress *pr = raft_progress(r, m->from);
+    if (pr == NULL) {
+        return 0; /* not a member (validate_msg lets none through) */
+    }
     pr->last_heard = r->ticks;
     if (m->reject) {
         /* What the follower holds, and so which commit it could take, is
@@ -309,6 +320,9 @@ int replication_on_heartbeat_response(struct sampan_raft *r,
         return 0;
     }
     struct progress *pr = raft_progress(r, m->from);
+    if (pr == NULL) {
+        return 0;
+    }
     pr->last_heard = r->ticks;
     pr->probe_sent = false;
     if (m->context > pr->acked_round && m->context <= r->hb_round) {

@@ -33,9 +33,14 @@ int sampan_raft_compact(struct sampan_raft *r, uint64_t index)
     if (rv != 0) {
         return rv;
     }
+    struct sampan_membership conf;
+    rv = sampan_raft_conf_at(r, index, &conf);
+    if (rv != 0) {
+        return rv;
+    }
     r->snap.index = index;
     r->snap.term = term;
-    r->snap.conf = r->cfg.members;
+    r->snap.conf = conf; /* the configuration in effect at `index` */
     /* Keep a tail of entries so a follower slightly behind is caught up
      * from the log, which is cheaper than a snapshot. */
     if (index > r->cfg.snapshot_trailing) {
@@ -122,6 +127,9 @@ int snapshot_on_response(struct sampan_raft *r, const struct sampan_msg *m)
         return SAMPAN_EINVAL; /* acknowledges entries we never had */
     }
     struct progress *pr = raft_progress(r, m->from);
+    if (pr == NULL) {
+        return 0;
+    }
     pr->last_heard = r->ticks;
     if (pr->state != PROGRESS_SNAPSHOT) {
         return 0;
@@ -224,6 +232,11 @@ int snapshot_on_chunk(struct sampan_raft *r, const struct sampan_msg *m)
     r->snap = *meta;
     r->install_pending = true;
     r->install = *meta;
+    /* The snapshot's configuration is the one in effect now. */
+    rv = membership_set(r, &meta->conf, meta->index, meta->term);
+    if (rv != 0) {
+        return rv;
+    }
     send_response(r, m, r->recv_offset, true, meta->index);
     return 0;
 }

@@ -14,8 +14,8 @@ int sampan_raft_transfer_leader(struct sampan_raft *r, uint64_t target)
         return SAMPAN_EINVAL;
     }
     struct progress *pr = raft_progress(r, target);
-    if (pr == NULL) {
-        return SAMPAN_ENOTMEMBER;
+    if (pr == NULL || !sampan_membership_is_voter(&r->conf, target)) {
+        return SAMPAN_ENOTMEMBER; /* only a voter can lead */
     }
     if (r->transferee == target) {
         return 0; /* already under way */

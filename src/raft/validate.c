@@ -9,23 +9,12 @@ int validate_config(const struct sampan_raft_config *cfg)
     if (cfg == NULL || cfg->id == SAMPAN_NONE) {
         return SAMPAN_EINVAL;
     }
+    /* The initial configuration names this node, or is empty (a node
+     * joining an existing cluster learns its configuration from it). */
     const struct sampan_membership *mb = &cfg->members;
-    if (mb->n_voters == 0 || mb->n_voters > SAMPAN_MAX_VOTERS) {
-        return SAMPAN_EINVAL;
-    }
-    bool self_found = false;
-    for (uint32_t i = 0; i < mb->n_voters; i++) {
-        if (mb->voters[i] == SAMPAN_NONE) {
-            return SAMPAN_EINVAL;
-        }
-        for (uint32_t j = 0; j < i; j++) {
-            if (mb->voters[j] == mb->voters[i]) {
-                return SAMPAN_EINVAL;
-            }
-        }
-        self_found |= mb->voters[i] == cfg->id;
-    }
-    if (!self_found) {
+    if (sampan_membership_validate(mb, NULL) != 0 ||
+        (mb->n_voters == 0 && mb->n_learners > 0) ||
+        (mb->n_voters > 0 && !conf_is_member(mb, cfg->id))) {
         return SAMPAN_EINVAL;
     }
     if (cfg->election_ticks == 0 || cfg->heartbeat_ticks == 0 ||
@@ -47,26 +36,30 @@ int validate_config(const struct sampan_raft_config *cfg)
     return 0;
 }
 
+/* A configuration carried by an entry or a snapshot: valid, with voters. */
 static int validate_membership(const struct sampan_membership *mb)
 {
-    if (mb->n_voters == 0 || mb->n_voters > SAMPAN_MAX_VOTERS) {
+    if (sampan_membership_validate(mb, NULL) != 0 || mb->n_voters == 0) {
         return SAMPAN_EINVAL;
-    }
-    for (uint32_t i = 0; i < mb->n_voters; i++) {
-        if (mb->voters[i] == SAMPAN_NONE) {
-            return SAMPAN_EINVAL;
-        }
     }
     return 0;
 }
 
 static int validate_entry(const struct sampan_entry *e)
 {
-    if (e->type != SAMPAN_ENTRY_NORMAL && e->type != SAMPAN_ENTRY_NOOP) {
+    if (e->type != SAMPAN_ENTRY_NORMAL && e->type != SAMPAN_ENTRY_NOOP &&
+        e->type != SAMPAN_ENTRY_CONF) {
         return SAMPAN_EINVAL;
     }
     if (e->len > 0 && e->data == NULL) {
         return SAMPAN_EINVAL;
+    }
+    if (e->type == SAMPAN_ENTRY_CONF) {
+        struct sampan_membership mb;
+        if (sampan_membership_decode(e->data, e->len, &mb, NULL) != 0 ||
+            validate_membership(&mb) != 0) {
+            return SAMPAN_EINVAL;
+        }
     }
     return 0;
 }
@@ -100,12 +93,25 @@ int validate_boot(const struct sampan_boot *boot)
     if (hs->term > SAMPAN_MAX_TERM || boot->snapshot_index > SAMPAN_MAX_INDEX ||
         boot->n_entries > SAMPAN_MAX_INDEX - boot->snapshot_index ||
         boot->snapshot_term > hs->term ||
-        (boot->snapshot_index == 0) != (boot->snapshot_term == 0)) {
+        (boot->snapshot_index == 0) != (boot->snapshot_term == 0) ||
+        (boot->snapshot_index > 0 &&
+         validate_membership(&boot->snapshot_conf) != 0)) {
         return SAMPAN_EINVAL;
     }
     return validate_run(boot->entries, boot->n_entries,
                         boot->snapshot_index + 1, boot->snapshot_term,
                         hs->term);
+}
+
+/* A leader or candidate may be a member we do not know of yet: our log
+ * may lag the configuration that added it (or we are joining), so its
+ * appends, snapshots and vote requests are heard (thesis 4.1: servers
+ * process requests from servers not in their configuration). */
+static bool from_any_sender(uint8_t type)
+{
+    return type == SAMPAN_MSG_APPEND || type == SAMPAN_MSG_HEARTBEAT ||
+           type == SAMPAN_MSG_SNAPSHOT || type == SAMPAN_MSG_PREVOTE ||
+           type == SAMPAN_MSG_VOTE || type == SAMPAN_MSG_TIMEOUT_NOW;
 }
 
 int validate_msg(const struct sampan_raft *r, const struct sampan_msg *m)
@@ -116,7 +122,9 @@ int validate_msg(const struct sampan_raft *r, const struct sampan_msg *m)
     if (m->to != r->id || m->from == r->id) {
         return SAMPAN_EINVAL;
     }
-    if (raft_voter_slot(r, m->from) < 0) {
+    if (m->from == SAMPAN_NONE ||
+        (raft_voter_slot(r, m->from) < 0 && !from_any_sender(m->type))) {
+        /* Answers, proposals and reads come from members only. */
         return SAMPAN_ENOTMEMBER;
     }
     bool termless =

@@ -88,9 +88,28 @@ static void test_bad_addressing(void **state)
 static void test_sender_not_member(void **state)
 {
     (void)state;
-    refuse_one(fx_msg(SAMPAN_MSG_HEARTBEAT, 7, 1, 1), SAMPAN_ENOTMEMBER);
-    refuse_one(fx_msg(SAMPAN_MSG_VOTE, 4, 1, 5), SAMPAN_ENOTMEMBER);
+    /* Answers, proposals and reads come from members only. */
+    refuse_one(fx_msg(SAMPAN_MSG_HEARTBEAT_RESP, 7, 1, 1), SAMPAN_ENOTMEMBER);
+    refuse_one(fx_msg(SAMPAN_MSG_APPEND_RESP, 4, 1, 1), SAMPAN_ENOTMEMBER);
+    refuse_one(fx_msg(SAMPAN_MSG_VOTE_RESP, 4, 1, 1), SAMPAN_ENOTMEMBER);
+    refuse_one(fx_msg(SAMPAN_MSG_PROPOSE, 4, 1, 0), SAMPAN_ENOTMEMBER);
+    refuse_one(fx_msg(SAMPAN_MSG_READ_INDEX, 4, 1, 0), SAMPAN_ENOTMEMBER);
     refuse_one(fx_msg(SAMPAN_MSG_HEARTBEAT, 0, 1, 1), SAMPAN_ENOTMEMBER);
+    refuse_one(fx_msg(SAMPAN_MSG_VOTE, 0, 1, 5), SAMPAN_ENOTMEMBER);
+}
+
+/* Thesis 4.1: a leader (or candidate) this node does not know of yet, from
+ * a configuration its log has not caught up with, is heard. */
+static void test_unknown_leader_is_heard(void **state)
+{
+    (void)state;
+    struct sampan_raft *r = new_core();
+    struct sampan_msg hb = fx_msg(SAMPAN_MSG_HEARTBEAT, 7, 1, 2);
+    assert_int_equal(sampan_raft_step(r, &hb), 0);
+    struct sampan_status st = fx_status(r);
+    assert_int_equal(st.leader, 7);
+    assert_int_equal(st.term, 2);
+    sampan_raft_free(r);
 }
 
 static void test_term_zero(void **state)
@@ -281,8 +300,16 @@ static void test_bad_config_membership(void **state)
     cfg.members.voters[1] = 0; /* voter 0 */
     expect_bad_config(&cfg);
     fx_config(&cfg, 1, 3, 1);
-    cfg.members.n_voters = 0;
+    cfg.members.n_voters = 0; /* learners but no voters */
+    cfg.members.n_learners = 1;
+    cfg.members.learners[0] = 1;
     expect_bad_config(&cfg);
+    fx_config(&cfg, 1, 3, 1);
+    cfg.members.n_learners = 1; /* a learner that is also a voter */
+    cfg.members.learners[0] = 2;
+    expect_bad_config(&cfg);
+    fx_config(&cfg, 1, 0, 1); /* empty: a node that joins later is fine */
+    sampan_raft_free(fx_new_cfg(&cfg, NULL));
     fx_config(&cfg, 1, 16, 1);
     cfg.members.n_voters = 17;
     expect_bad_config(&cfg);
@@ -382,6 +409,7 @@ static void test_boot_with_snapshot(void **state)
                                .entries = ents};
     struct sampan_raft_config cfg;
     fx_config(&cfg, 1, 3, 1);
+    boot.snapshot_conf = cfg.members;
     struct sampan_raft *r = fx_new_cfg(&cfg, &boot);
     struct sampan_status st = fx_status(r);
     assert_int_equal(st.term, 3);
@@ -544,7 +572,8 @@ static size_t run_random_garbage(uint64_t seed, int steps)
             for (size_t k = 0; k < ready.n_messages; k++) {
                 const struct sampan_msg *m = &ready.messages[k];
                 assert_int_equal(m->from, 1);
-                assert_true(m->to >= 2 && m->to <= 3);
+                /* Members, or a (garbage) leader or candidate answered. */
+                assert_true(m->to != 0 && m->to != 1);
             }
             assert_int_equal(sampan_raft_advance(r, &ready), 0);
             outstanding = false;
@@ -659,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_unknown_message_type),
         cmocka_unit_test(test_bad_addressing),
         cmocka_unit_test(test_sender_not_member),
+        cmocka_unit_test(test_unknown_leader_is_heard),
         cmocka_unit_test(test_term_zero),
         cmocka_unit_test(test_vote_log_position),
         cmocka_unit_test(test_append_prev_position),
