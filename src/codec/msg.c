@@ -16,6 +16,22 @@ static int fail(const char **why, int err, const char *reason)
     return err;
 }
 
+/* Encodes a SNAPSHOT's configuration into out[0..cap), or with out NULL
+ * into a scratch buffer, only to learn its length. The one encoding of a
+ * configuration (sampan_membership_encode) travels here as in log entries
+ * and snapshot files. SAMPAN_EINVAL: not a valid membership. */
+static int snapshot_conf(const struct sampan_msg *m, uint8_t *out, size_t cap,
+                         size_t *len)
+{
+    uint8_t scratch[SAMPAN_MEMBERSHIP_MAX_BYTES];
+    if (out == NULL) {
+        out = scratch;
+        cap = sizeof(scratch);
+    }
+    int rc = sampan_membership_encode(&m->snapshot.conf, out, cap, len);
+    return rc == 0 ? 0 : SAMPAN_EINVAL;
+}
+
 /* Size of m's body, after checking m can be encoded (msg.h lists why it
  * may not). Sums in u64 and stops as soon as the body is over the limit,
  * so neither a huge n_entries nor huge lengths can overflow. */
@@ -42,11 +58,12 @@ static int body_size(const struct sampan_msg *m, uint64_t *size)
         }
     }
     if (m->type == SAMPAN_MSG_SNAPSHOT) {
-        if (m->snapshot.conf.n_voters > SAMPAN_MAX_VOTERS ||
+        size_t conf_len;
+        if (snapshot_conf(m, NULL, 0, &conf_len) != 0 ||
             (m->len > 0 && m->data == NULL)) {
             return SAMPAN_EINVAL;
         }
-        n += 8 + 8 + 4 + 8 * (uint64_t)m->snapshot.conf.n_voters + 4 + m->len;
+        n += CODEC_SNAP_META_FIXED + conf_len + 4 + m->len;
         if (n > CODEC_MAX_BODY) {
             return SAMPAN_ETOOBIG;
         }
@@ -103,12 +120,12 @@ int codec_msg_encode(const struct sampan_msg *m, uint8_t *buf, size_t cap,
         const struct sampan_snapshot_meta *s = &m->snapshot;
         put64(p, s->index);
         put64(p + 8, s->term);
-        put32(p + 16, s->conf.n_voters);
-        p += 20;
-        for (uint32_t i = 0; i < s->conf.n_voters; i++) {
-            put64(p, s->conf.voters[i]);
-            p += 8;
-        }
+        /* body_size() checked it encodes, and counted its bytes. */
+        size_t conf_len = 0;
+        uint8_t *conf = p + CODEC_SNAP_META_FIXED;
+        (void)snapshot_conf(m, conf, (size_t)(buf + total - conf), &conf_len);
+        put32(p + 16, (uint32_t)conf_len);
+        p += CODEC_SNAP_META_FIXED + conf_len;
         put32(p, m->len);
         if (m->len > 0) {
             memcpy(p + 4, m->data, m->len);
@@ -126,13 +143,12 @@ int codec_msg_encode(const struct sampan_msg *m, uint8_t *buf, size_t cap,
 static int header_check(const uint8_t *buf, size_t len, uint32_t *body_len,
                         const char **why)
 {
-    static const uint8_t tag[4] = {'S', 'M', 'P', '1'};
     for (size_t i = 0; i < 3 && i < len; i++) {
-        if (buf[i] != tag[i]) {
+        if (buf[i] != (uint8_t)(CODEC_FRAME_TAG >> (8 * i))) {
             return fail(why, SAMPAN_EINVAL, "bad frame tag (not a peer)");
         }
     }
-    if (len > 3 && buf[3] != tag[3]) {
+    if (len > 3 && buf[3] != (uint8_t)(CODEC_FRAME_TAG >> 24)) {
         return fail(why, SAMPAN_EINVAL, "unsupported protocol version");
     }
     if (len < 8) {
@@ -218,23 +234,25 @@ static int decode_snapshot(struct cursor *c, struct sampan_msg *m,
                            const char **why)
 {
     struct sampan_snapshot_meta *s = &m->snapshot;
-    if (left(c) < 20) {
+    if (left(c) < CODEC_SNAP_META_FIXED) {
         return fail(why, SAMPAN_EINVAL, "snapshot meta past the body");
     }
     s->index = get64(c->p);
     s->term = get64(c->p + 8);
-    s->conf.n_voters = get32(c->p + 16);
-    c->p += 20;
-    if (s->conf.n_voters > SAMPAN_MAX_VOTERS) {
-        return fail(why, SAMPAN_EINVAL, "too many voters in snapshot meta");
+    uint32_t conf_len = get32(c->p + 16);
+    c->p += CODEC_SNAP_META_FIXED;
+    if (conf_len > SAMPAN_MEMBERSHIP_MAX_BYTES) {
+        return fail(why, SAMPAN_EINVAL,
+                    "snapshot configuration longer than the largest one");
     }
-    if (left(c) < 8u * s->conf.n_voters + 4u) {
-        return fail(why, SAMPAN_EINVAL, "snapshot voters past the body");
+    if (left(c) < (size_t)conf_len + 4u) {
+        return fail(why, SAMPAN_EINVAL, "snapshot configuration past the body");
     }
-    for (uint32_t i = 0; i < s->conf.n_voters; i++) {
-        s->conf.voters[i] = get64(c->p);
-        c->p += 8;
+    /* Its reasons name the configuration's broken rule or field. */
+    if (sampan_membership_decode(c->p, conf_len, &s->conf, why) != 0) {
+        return SAMPAN_EINVAL;
     }
+    c->p += conf_len;
     m->len = get32(c->p);
     c->p += 4;
     if (m->len > left(c)) {

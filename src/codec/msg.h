@@ -4,7 +4,7 @@
  * fuzz target call the same code. docs/protocol.md (peer protocol) is the
  * byte-by-byte description; every integer is little endian.
  *
- * A frame is a 12-byte header {u32 tag "SMP1", u32 body length, u32
+ * A frame is a 12-byte header {u32 tag "SMP2", u32 body length, u32
  * crc32c(body)} followed by the body. A stream reader frames messages with
  * codec_frame_peek() and decodes each whole frame with codec_msg_decode().
  *
@@ -22,15 +22,21 @@
 
 #include "sampan/raft.h"
 
-/* "SMP1" read as a little-endian u32: 'S' 'M' 'P' then the version digit.
+/* "SMP2" read as a little-endian u32: 'S' 'M' 'P' then the version digit.
  * A new wire version changes the last byte, so an old node reports
- * "unsupported protocol version" instead of decoding garbage. */
-#define CODEC_FRAME_TAG 0x31504d53u
+ * "unsupported protocol version" instead of decoding garbage. Version 2:
+ * SNAPSHOT carries the whole configuration (sampan_membership_encode)
+ * where version 1 carried only the voter ids. */
+#define CODEC_FRAME_TAG 0x32504d53u
 #define CODEC_FRAME_HDR 12u
 /* Fixed body fields: u8 type, u8 flags, ten u64, u32 n_entries. */
 #define CODEC_BODY_FIXED 86u
 /* Per entry: u64 term, u64 index, u8 type, u32 len (then len bytes). */
 #define CODEC_ENTRY_HDR 21u
+/* SNAPSHOT only, after the entries: u64 index, u64 term, u32 conf_len, then
+ * conf_len bytes of configuration (at most SAMPAN_MEMBERSHIP_MAX_BYTES),
+ * u32 len and the chunk. */
+#define CODEC_SNAP_META_FIXED 20u
 /* Largest body a frame may carry, so that header + body fits a u32 (and
  * so a size_t on every platform). */
 #define CODEC_MAX_BODY (UINT32_MAX - CODEC_FRAME_HDR)
@@ -63,7 +69,8 @@ size_t codec_msg_size(const struct sampan_msg *m);
  * Errors (nothing is written to buf, *written untouched):
  *   SAMPAN_EINVAL   type outside 1..SAMPAN_MSG_TYPE_MAX, entries NULL with
  *                   n_entries > 0, an entry or the chunk with len > 0 and
- *                   data NULL, a SNAPSHOT with n_voters > SAMPAN_MAX_VOTERS;
+ *                   data NULL, a SNAPSHOT whose snapshot.conf is not a
+ *                   valid membership (sampan_membership_validate);
  *   SAMPAN_ETOOBIG  the body would exceed CODEC_MAX_BODY (including more
  *                   than UINT32_MAX entries), or cap is below the size. */
 int codec_msg_encode(const struct sampan_msg *m, uint8_t *buf, size_t cap,
@@ -101,7 +108,10 @@ int codec_frame_peek(const uint8_t *buf, size_t len, size_t max_frame,
  *   SAMPAN_EINVAL   malformed: short frame, bad tag or version, length not
  *                   matching the header, unknown message type, reserved
  *                   flag bits, a count or length running past the body,
- *                   n_voters > SAMPAN_MAX_VOTERS, bytes left over;
+ *                   a snapshot configuration longer than
+ *                   SAMPAN_MEMBERSHIP_MAX_BYTES or failing
+ *                   sampan_membership_decode (then *why is that
+ *                   function's reason), bytes left over;
  *   SAMPAN_ECORRUPT the body does not match its checksum;
  *   SAMPAN_ETOOBIG  the frame holds more than max_ents entries. Then (and
  *                   only then) out->n_entries is the announced count,

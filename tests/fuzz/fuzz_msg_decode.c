@@ -4,17 +4,18 @@
  * Modes (first byte): the rest verbatim as a frame; the rest as a body
  * behind a forged valid header (tag, length, CRC), so the body's own
  * checks are reached without a coverage-guided fuzzer having to forge
- * CRCs; or a message built from input-chosen fields (some unencodable),
- * encoded, then cut short and/or damaged (a count, length or the type
- * set near its value, and input-chosen byte edits), CRC optionally
- * re-sealed.
+ * CRCs; or a message built from input-chosen fields (some unencodable,
+ * among them SNAPSHOTs whose configuration breaks a rule: fuzz_conf.h),
+ * encoded, then cut short and/or damaged (a count, length, configuration
+ * count or the type set near its value, and input-chosen byte edits), CRC
+ * optionally re-sealed.
  * Properties: no read outside the bytes given (exact-size heap blocks
  * under ASan); peek is consistent over every prefix of the bytes (a
  * verdict, once given, never changes as bytes arrive); a decoded message
- * has payloads inside the frame and re-encodes to exactly the same bytes
- * (the encoding is canonical); ETOOBIG reports a count that fits the frame
- * and a retry with that much scratch never says ETOOBIG again; an
- * untouched encoding decodes to the message encoded, with size() ==
+ * has payloads inside the frame, a valid configuration, and re-encodes to
+ * exactly the same bytes (the encoding is canonical); ETOOBIG reports a count
+ * that fits the frame and a retry with that much scratch never says ETOOBIG
+ * again; an untouched encoding decodes to the message encoded, with size() ==
  * written.
  *
  *   build/bin/fuzz-msg_decode-standalone --iterations 100000 */
@@ -24,6 +25,7 @@
 
 #include "codec/crc32c.h"
 #include "codec/msg.h"
+#include "fuzz_conf.h"
 #include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -81,10 +83,12 @@ static void check_decoded(const struct sampan_msg *m, const uint8_t *buf,
         FUZZ_CHECK(inside(m->entries[i].data, m->entries[i].len, buf, len));
     }
     FUZZ_CHECK(inside(m->data, m->len, buf, len));
-    FUZZ_CHECK(m->snapshot.conf.n_voters <= SAMPAN_MAX_VOTERS);
+    FUZZ_CHECK(sampan_membership_validate(&m->snapshot.conf, NULL) == 0);
     if (m->type != SAMPAN_MSG_SNAPSHOT) {
+        struct sampan_membership none;
+        memset(&none, 0, sizeof(none));
         FUZZ_CHECK(m->len == 0 && m->snapshot.index == 0 &&
-                   m->snapshot.conf.n_voters == 0);
+                   fuzz_conf_equal(&m->snapshot.conf, &none));
     }
     /* Canonical: the same message encodes to the very same bytes. */
     FUZZ_CHECK(codec_msg_size(m) == len);
@@ -140,7 +144,7 @@ static void forged_header(const uint8_t *body, size_t n)
     size_t len = CODEC_FRAME_HDR + n;
     uint8_t *buf = malloc(len);
     FUZZ_CHECK(buf != NULL);
-    memcpy(buf, "SMP1", 4);
+    fuzz_put32(buf, CODEC_FRAME_TAG);
     fuzz_put32(buf + 4, (uint32_t)n);
     fuzz_put32(buf + 8, crc32c(0, body, n));
     if (n > 0) {
@@ -180,13 +184,10 @@ static void gen_build(struct fuzz_in *in, struct gen *g)
         e->data = fuzz_bytes(in, MAX_PAYLOAD, &e->len);
     }
     /* Snapshot fields on every type: encode must ignore them but on
-     * SNAPSHOT, where n_voters up to SAMPAN_MAX_VOTERS + 1 tests refusal. */
+     * SNAPSHOT, where an invalid configuration tests refusal. */
     m->snapshot.index = fuzz_near(in, 1);
     m->snapshot.term = fuzz_near(in, 1);
-    m->snapshot.conf.n_voters = fuzz_u8(in) % (SAMPAN_MAX_VOTERS + 2u);
-    for (uint32_t i = 0; i < SAMPAN_MAX_VOTERS; i++) {
-        m->snapshot.conf.voters[i] = fuzz_near(in, 1);
-    }
+    fuzz_conf(in, &m->snapshot.conf);
     m->data = fuzz_bytes(in, MAX_PAYLOAD, &m->len);
 }
 
@@ -225,18 +226,26 @@ static void check_equal(const struct sampan_msg *want,
     const struct sampan_snapshot_meta *a = &want->snapshot;
     const struct sampan_snapshot_meta *b = &got->snapshot;
     FUZZ_CHECK(a->index == b->index && a->term == b->term &&
-               a->conf.n_voters == b->conf.n_voters);
-    for (uint32_t i = 0; i < a->conf.n_voters; i++) {
-        FUZZ_CHECK(a->conf.voters[i] == b->conf.voters[i]);
-    }
+               fuzz_conf_equal(&a->conf, &b->conf));
     FUZZ_CHECK(
         got->len == want->len &&
         (want->len == 0 || memcmp(got->data, want->data, want->len) == 0));
 }
 
+/* Bytes of m's encoded configuration (m is encodable). */
+static size_t conf_len(const struct sampan_msg *m)
+{
+    uint8_t conf[SAMPAN_MEMBERSHIP_MAX_BYTES];
+    size_t n = 0;
+    FUZZ_CHECK(sampan_membership_encode(&m->snapshot.conf, conf, sizeof(conf),
+                                        &n) == 0);
+    return n;
+}
+
 /* Frame offsets of m's encoded u32 counts and lengths (body_len,
- * n_entries, each entry's len, n_voters, the chunk's len), the fields
- * whose off-by-one values the decoder's bounds checks are about. */
+ * n_entries, each entry's len, the configuration's length, the u32 holding
+ * its four list counts, the chunk's len), the fields whose off-by-one
+ * values the decoder's bounds checks are about. */
 static size_t length_fields(const struct sampan_msg *m, size_t *pos)
 {
     size_t n = 0;
@@ -249,7 +258,8 @@ static size_t length_fields(const struct sampan_msg *m, size_t *pos)
     }
     if (m->type == SAMPAN_MSG_SNAPSHOT) {
         pos[n++] = at + 16;
-        pos[n++] = at + 20 + 8 * (size_t)m->snapshot.conf.n_voters;
+        pos[n++] = at + 21; /* n_voters, n_outgoing, n_learners, n_addrs */
+        pos[n++] = at + 20 + conf_len(m);
     }
     return n;
 }
@@ -260,7 +270,7 @@ static size_t length_fields(const struct sampan_msg *m, size_t *pos)
 static void nudge(struct fuzz_in *in, const struct sampan_msg *m, uint8_t *buf,
                   size_t len)
 {
-    size_t pos[4 + MAX_ENTRIES];
+    size_t pos[5 + MAX_ENTRIES];
     size_t n = length_fields(m, pos);
     size_t k = fuzz_u8(in) % (n + 1);
     if (k == n) {
@@ -296,7 +306,7 @@ static void encoded(struct fuzz_in *in, uint8_t mode)
         FUZZ_CHECK(rc == SAMPAN_EINVAL);
         FUZZ_CHECK(g.m.type == 0 || g.m.type > SAMPAN_MSG_TYPE_MAX ||
                    (g.m.type == SAMPAN_MSG_SNAPSHOT &&
-                    g.m.snapshot.conf.n_voters > SAMPAN_MAX_VOTERS));
+                    sampan_membership_validate(&g.m.snapshot.conf, NULL) != 0));
         free(buf);
         gen_free(&g);
         return;

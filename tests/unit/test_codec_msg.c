@@ -2,7 +2,8 @@
  * frame pinning the documented layout, round trips of every message type
  * with random fields, entries and snapshot chunks, stream framing, and the
  * decoder's refusals (truncation, flipped bytes, counts and lengths that
- * overrun the frame, too many entries, max_frame, bad tag or version).
+ * overrun the frame, too many entries, max_frame, bad tag or version, a
+ * snapshot configuration that is too long or fails its own decoder).
  * Frames under test sit in exact-size heap blocks so ASan catches any read
  * past their end. */
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 
 #include "codec/crc32c.h"
 #include "codec/msg.h"
+#include "support/conf_gen.h"
 
 #define MAX_GEN_ENTS 300u
 #define POOL_BYTES (64u * 1024u)
@@ -104,11 +106,7 @@ static void gen_msg(struct gen *g, uint64_t *s, uint8_t type, size_t n_ents,
     if (type == SAMPAN_MSG_SNAPSHOT) {
         m->snapshot.index = rnd_field(s);
         m->snapshot.term = rnd_field(s);
-        m->snapshot.conf.n_voters =
-            (uint32_t)(rnd(s) % (SAMPAN_MAX_VOTERS + 1));
-        for (uint32_t i = 0; i < m->snapshot.conf.n_voters; i++) {
-            m->snapshot.conf.voters[i] = rnd_field(s);
-        }
+        conf_random(&m->snapshot.conf, rnd, s);
         m->len = (uint32_t)(rnd(s) % (max_len + 1u));
         m->data = pool_take(g, s, m->len);
         if (m->data == NULL) {
@@ -199,13 +197,7 @@ static void assert_msg_equal(const struct sampan_msg *want,
     }
     assert_true(got->snapshot.index == want->snapshot.index);
     assert_true(got->snapshot.term == want->snapshot.term);
-    assert_int_equal(got->snapshot.conf.n_voters, want->snapshot.conf.n_voters);
-    for (uint32_t i = 0; i < SAMPAN_MAX_VOTERS; i++) {
-        uint64_t v = i < want->snapshot.conf.n_voters
-                         ? want->snapshot.conf.voters[i]
-                         : 0;
-        assert_true(got->snapshot.conf.voters[i] == v);
-    }
+    assert_conf_equal(&got->snapshot.conf, &want->snapshot.conf);
     assert_int_equal(got->len, want->len);
     if (want->len == 0) {
         assert_null(got->data);
@@ -238,9 +230,10 @@ static void roundtrip(const struct sampan_msg *m)
 }
 
 /* The layout of docs/protocol.md (peer protocol), byte by byte: an
- * APPEND_RESP-like APPEND with one 2-byte entry, then a SNAPSHOT with one voter
- * and a 3-byte chunk. Any change to the format must change these bytes (and the
- * doc). */
+ * APPEND_RESP-like APPEND with one 2-byte entry, then a SNAPSHOT whose
+ * configuration has a voter, a learner marked for promotion and its address,
+ * and a 3-byte chunk. Any change to the format must change these bytes (and
+ * the doc). */
 static void test_golden_frames(void **state)
 {
     (void)state;
@@ -284,7 +277,7 @@ static void test_golden_frames(void **state)
     uint8_t *frame = encode_exact(&m, &len);
     assert_int_equal(len, 12 + sizeof(body_a));
     assert_int_equal(sizeof(body_a), 86 + 21 + 2);
-    static const uint8_t hdr_a[8] = {'S', 'M', 'P', '1', 109, 0, 0, 0};
+    static const uint8_t hdr_a[8] = {'S', 'M', 'P', '2', 109, 0, 0, 0};
     assert_memory_equal(frame, hdr_a, 8);
     uint32_t crc = crc32c(0, body_a, sizeof(body_a));
     assert_int_equal(crc,
@@ -305,19 +298,38 @@ static void test_golden_frames(void **state)
         .offset = 4096,
         .snapshot = {.index = 100,
                      .term = 8,
-                     .conf = {.n_voters = 1, .voters = {1, 99}}},
+                     .conf = {.n_voters = 1,
+                              .voters = {1},
+                              .n_learners = 1,
+                              .learners = {4},
+                              .learners_promote = 1,
+                              .n_addrs = 1,
+                              .addrs = {{.id = 4, .addr = "h:2"}}}},
         .len = 3,
         .data = chunk};
     static const uint8_t tail_s[] = {
-        0,    0,    0,    0,             /* n_entries     */
-        100,  0,    0,    0, 0, 0, 0, 0, /* snapshot index */
-        8,    0,    0,    0, 0, 0, 0, 0, /* snapshot term  */
-        1,    0,    0,    0,             /* n_voters       */
-        1,    0,    0,    0, 0, 0, 0, 0, /* voters[0]      */
-        3,    0,    0,    0,             /* chunk len      */
-        0xaa, 0xbb, 0xcc,                /* chunk data     */
+        0,    0,    0,    0, /* n_entries         */
+        100,  0,    0,    0,   0,
+        0,    0,    0, /* snapshot index    */
+        8,    0,    0,    0,   0,
+        0,    0,    0,       /* snapshot term     */
+        40,   0,    0,    0, /* conf_len          */
+        1,    1,    0,    1,   1,
+        0,    0,    0,       /* conf version, n_voters, n_outgoing,
+                                n_learners, n_addrs, zero */
+        1,    0,    0,    0, /* learners_promote  */
+        1,    0,    0,    0,   0,
+        0,    0,    0, /* voters[0]         */
+        4,    0,    0,    0,   0,
+        0,    0,    0, /* learners[0]       */
+        4,    0,    0,    0,   0,
+        0,    0,    0,         /* addrs[0].id       */
+        3,    'h',  ':',  '2', /* length, address   */
+        3,    0,    0,    0,   /* chunk len         */
+        0xaa, 0xbb, 0xcc,      /* chunk data        */
     };
     frame = encode_exact(&s, &len);
+    assert_int_equal(sizeof(tail_s), 4 + 20 + 40 + 4 + 3);
     assert_int_equal(len, 12 + 82 + sizeof(tail_s));
     assert_int_equal(frame[4], 82 + sizeof(tail_s));
     assert_int_equal(frame[12], SAMPAN_MSG_SNAPSHOT);
@@ -325,7 +337,42 @@ static void test_golden_frames(void **state)
     assert_int_equal(frame[12 + 2 + 9 * 8], 0x00); /* offset 4096 = 0x1000 */
     assert_int_equal(frame[12 + 2 + 9 * 8 + 1], 0x10);
     assert_memory_equal(frame + 12 + 82, tail_s, sizeof(tail_s));
+    struct sampan_msg got;
+    assert_int_equal(codec_msg_decode(frame, len, NULL, 0, &got, NULL), 0);
+    assert_msg_equal(&s, &got, frame, len);
     free(frame);
+}
+
+/* A SNAPSHOT carries its whole configuration: joint (incoming and outgoing
+ * voters), learners with promotion marks, addresses (the longest one
+ * included); the largest configuration there can be; and none at all. */
+static void test_snapshot_conf_roundtrip(void **state)
+{
+    (void)state;
+    uint64_t s = 10;
+    struct gen g;
+    gen_msg(&g, &s, SAMPAN_MSG_SNAPSHOT, 0, 50);
+    conf_example(&g.m.snapshot.conf);
+    roundtrip(&g.m);
+    for (int it = 0; it < 200; it++) {
+        conf_random(&g.m.snapshot.conf, rnd, &s);
+        roundtrip(&g.m);
+    }
+    /* Every member a voter on both sides of a joint configuration, each
+     * with an address of the longest length. */
+    struct sampan_membership *c = &g.m.snapshot.conf;
+    memset(c, 0, sizeof(*c));
+    c->n_voters = c->n_outgoing = c->n_addrs = SAMPAN_MAX_VOTERS;
+    for (uint32_t i = 0; i < SAMPAN_MAX_VOTERS; i++) {
+        c->voters[i] = c->outgoing[i] = c->addrs[i].id = UINT64_MAX - i;
+        memset(c->addrs[i].addr, 'a' + (int)i, SAMPAN_ADDR_MAX - 1);
+    }
+    size_t plain = codec_msg_size(&g.m);
+    roundtrip(&g.m);
+    memset(c, 0, sizeof(*c));
+    roundtrip(&g.m);
+    /* 12-byte header, 32 ids, 16 addresses of 9 + 63 bytes. */
+    assert_int_equal(plain - codec_msg_size(&g.m), 8 * 32 + 16 * 72);
 }
 
 static void test_roundtrip_every_type(void **state)
@@ -386,7 +433,7 @@ static void test_roundtrip_entry_shapes(void **state)
     roundtrip(&g.m);
     g.m.len = POOL_BYTES;
     g.m.data = g.pool;
-    g.m.snapshot.conf.n_voters = SAMPAN_MAX_VOTERS;
+    conf_example(&g.m.snapshot.conf);
     roundtrip(&g.m);
 }
 
@@ -632,21 +679,44 @@ static void test_bad_counts_and_lengths(void **state)
         codec_msg_decode(frame, len, ents, got.n_entries, &got, NULL), 0);
     free(frame);
 
-    /* Snapshot meta: too many voters, voters cut, chunk too long. */
+    /* Snapshot meta: the configuration too long for any, past the body,
+     * cut short, or failing its own rules; the chunk too long. */
     gen_msg(&g, &s, SAMPAN_MSG_SNAPSHOT, 0, 0);
+    memset(&g.m.snapshot.conf, 0, sizeof(g.m.snapshot.conf));
     g.m.snapshot.conf.n_voters = 2;
+    g.m.snapshot.conf.voters[0] = 1;
+    g.m.snapshot.conf.voters[1] = 2;
     g.m.len = 0;
     frame = encode_exact(&g.m, &len);
-    size_t off_voters = OFF_ENTRY0 + 16;
-    size_t off_chunk = off_voters + 4 + 16;
+    size_t off_conf_len = OFF_ENTRY0 + 16;
+    size_t off_conf = off_conf_len + 4;
+    size_t off_chunk = off_conf + 12 + 16;
     assert_int_equal(off_chunk + 4, len);
-    put32(frame + off_voters, SAMPAN_MAX_VOTERS + 1);
+    put32(frame + off_conf_len, SAMPAN_MEMBERSHIP_MAX_BYTES + 1);
     expect_refused(frame, len, 0, SAMPAN_EINVAL,
-                   "too many voters in snapshot meta");
-    put32(frame + off_voters, 3);
+                   "snapshot configuration longer than the largest one");
+    put32(frame + off_conf_len, UINT32_MAX);
     expect_refused(frame, len, 0, SAMPAN_EINVAL,
-                   "snapshot voters past the body");
-    put32(frame + off_voters, 2);
+                   "snapshot configuration longer than the largest one");
+    put32(frame + off_conf_len, 12 + 16 + 1); /* eats into the chunk len */
+    expect_refused(frame, len, 0, SAMPAN_EINVAL,
+                   "snapshot configuration past the body");
+    put32(frame + off_conf_len, 12 + 16 - 1);
+    expect_refused(frame, len, 0, SAMPAN_EINVAL,
+                   "member ids past the end of the configuration");
+    put32(frame + off_conf_len, 12 + 16);
+    frame[off_conf + 12 + 8] = 1; /* voters[1] = voters[0] */
+    expect_refused(frame, len, 0, SAMPAN_EINVAL,
+                   "member id zero or listed twice");
+    frame[off_conf + 12 + 8] = 2;
+    frame[off_conf] = 2;
+    expect_refused(frame, len, 0, SAMPAN_EINVAL,
+                   "unknown configuration format version");
+    frame[off_conf] = 1;
+    frame[off_conf + 8] = 1; /* a promotion mark, but no learner */
+    expect_refused(frame, len, 0, SAMPAN_EINVAL,
+                   "promotion mark on a missing learner");
+    frame[off_conf + 8] = 0;
     put32(frame + off_chunk, 1);
     expect_refused(frame, len, 0, SAMPAN_EINVAL,
                    "chunk length exceeds the frame");
@@ -654,7 +724,7 @@ static void test_bad_counts_and_lengths(void **state)
     expect_refused(frame, len, 0, SAMPAN_EINVAL,
                    "chunk length exceeds the frame");
     put32(frame + off_chunk, 0);
-    /* The same body as any other type has 40 bytes too many. */
+    /* The same body as any other type has 52 bytes too many. */
     frame[12] = SAMPAN_MSG_SNAPSHOT_RESP;
     expect_refused(frame, len, 0, SAMPAN_EINVAL,
                    "bytes left over after the message");
@@ -717,7 +787,12 @@ static void test_header_and_max_frame(void **state)
     assert_string_equal(why, "bad frame tag (not a peer)");
     assert_int_equal(codec_frame_peek(NULL, 0, SIZE_MAX, &flen, NULL), 0);
     assert_int_equal(flen, 0);
-    frame[3] = '2';
+    /* Version 1 (voter ids only in SNAPSHOT) is refused like any other. */
+    frame[3] = '1';
+    assert_int_equal(codec_frame_peek(frame, 4, SIZE_MAX, &flen, &why),
+                     SAMPAN_EINVAL);
+    assert_string_equal(why, "unsupported protocol version");
+    frame[3] = '3';
     assert_int_equal(codec_frame_peek(frame, 3, SIZE_MAX, &flen, NULL), 0);
     assert_int_equal(codec_frame_peek(frame, 4, SIZE_MAX, &flen, &why),
                      SAMPAN_EINVAL);
@@ -730,7 +805,7 @@ static void test_header_and_max_frame(void **state)
     assert_int_equal(codec_msg_decode(frame, 2, ents, 3, &got, &why),
                      SAMPAN_EINVAL);
     assert_string_equal(why, "short frame");
-    frame[3] = '1';
+    frame[3] = '2';
     frame[0] = 's';
     assert_int_equal(codec_msg_decode(frame, 2, ents, 3, &got, &why),
                      SAMPAN_EINVAL);
@@ -777,6 +852,13 @@ static void test_encode_errors(void **state)
                      SAMPAN_EINVAL);
     bad = g.m;
     bad.snapshot.conf.n_voters = SAMPAN_MAX_VOTERS + 1;
+    assert_int_equal(codec_msg_size(&bad), 0);
+    assert_int_equal(codec_msg_encode(&bad, big, sizeof(big), &w),
+                     SAMPAN_EINVAL);
+    /* Any configuration breaking a rule, not only too many voters. */
+    bad = g.m;
+    conf_example(&bad.snapshot.conf);
+    bad.snapshot.conf.learners[0] = bad.snapshot.conf.voters[0];
     assert_int_equal(codec_msg_size(&bad), 0);
     assert_int_equal(codec_msg_encode(&bad, big, sizeof(big), &w),
                      SAMPAN_EINVAL);
@@ -829,6 +911,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_frames),
+        cmocka_unit_test(test_snapshot_conf_roundtrip),
         cmocka_unit_test(test_roundtrip_every_type),
         cmocka_unit_test(test_roundtrip_entry_shapes),
         cmocka_unit_test(test_unused_fields_not_sent),
