@@ -79,6 +79,10 @@ int sampan_node_propose(struct sampan_node *n, const void *data, size_t len,
                         uint64_t *index);
 int sampan_node_read_index(struct sampan_node *n, uint64_t context);
 int sampan_node_transfer_leader(struct sampan_node *n, uint64_t target);
+/* sampan_raft_change_membership (changes borrowed). */
+int sampan_node_change_membership(struct sampan_node *n,
+                                  const struct sampan_conf_change *changes,
+                                  size_t count, uint64_t *index);
 /* Starts an election now (e.g. the only voter of a one-node cluster need
  * not wait an election timeout at startup). */
 int sampan_node_campaign(struct sampan_node *n);

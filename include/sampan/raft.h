@@ -74,6 +74,9 @@ enum sampan_entry_type {
     SAMPAN_ENTRY_CONF = 3,
 };
 
+/* True for the entry types above (what storage and peers may carry). */
+bool sampan_entry_type_known(uint8_t type);
+
 /* One log entry. In a Ready, `data` is owned by the core (see file header).
  * When passed into the core (step, boot), `data` is borrowed and copied. */
 struct sampan_entry {

@@ -47,6 +47,8 @@ extern const struct cli_command cli_cmd_storage;
 extern const struct cli_command cli_cmd_serve;
 extern const struct cli_command cli_cmd_cluster;
 extern const struct cli_command cli_cmd_status;
+/* cmd_member.c: member, transfer-leader. */
+extern const struct cli_command cli_cmd_member, cli_cmd_transfer_leader;
 /* cmd_client.c: get, set, del, incr, append. */
 extern const struct cli_command cli_cmd_get, cli_cmd_set, cli_cmd_del,
     cli_cmd_incr, cli_cmd_append;

@@ -36,13 +36,6 @@ struct client_verb {
     int write; /* sent as SEQ 1 ... in a session of its own */
 };
 
-static int is_error(const struct resp_client_reply *r, const char *code)
-{
-    return r->type == RESP_CLIENT_ERROR &&
-           strncmp(r->str, code, strlen(code)) == 0 &&
-           (r->str[strlen(code)] == ' ' || r->str[strlen(code)] == '\0');
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -133,11 +126,13 @@ static struct resp_client_reply *exchange(const struct client_verb *v,
             continue;
         }
         int retry = 0;
-        if ((is_error(r, "TRYAGAIN") || is_error(r, "BUSY")) &&
+        if ((resp_client_is_error(r, "TRYAGAIN") ||
+             resp_client_is_error(r, "BUSY")) &&
             now_ms() < deadline) {
             retry = 1;
             pause_retry();
-        } else if (v->write && is_error(r, "TIMEOUT") && timeouts_left > 0) {
+        } else if (v->write && resp_client_is_error(r, "TIMEOUT") &&
+                   timeouts_left > 0) {
             timeouts_left--;
             retry = 1;
         }

@@ -7,9 +7,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
+#include "cli/resp_client.h"
 #include "server/server.h"
+#include "util/hostport.h"
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
@@ -23,30 +26,6 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
         return -1;
     }
     *out = v;
-    return 0;
-}
-
-/* "HOST:PORT" (HOST an IPv4 address, or [IPv6]). */
-static int parse_hostport(const char *s, char *host, size_t hostlen,
-                          uint16_t *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (colon == NULL || colon == s) {
-        return -1;
-    }
-    const char *h = s;
-    size_t hlen = (size_t)(colon - s);
-    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
-        h++;
-        hlen -= 2;
-    }
-    uint64_t p;
-    if (hlen == 0 || hlen >= hostlen || parse_u64(colon + 1, 1, 65535, &p)) {
-        return -1;
-    }
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (uint16_t)p;
     return 0;
 }
 
@@ -76,7 +55,7 @@ static int parse_peers(const char *s, struct server_config *cfg, char *why,
         }
         *eq = '\0';
         if (parse_u64(tok, 1, UINT32_MAX, &p->id) ||
-            parse_hostport(eq + 1, p->host, sizeof(p->host), &p->port)) {
+            hostport_parse(eq + 1, p->host, sizeof(p->host), &p->port)) {
             snprintf(why, whylen, "--peers: '%s=%s' is not ID=HOST:PORT", tok,
                      eq + 1);
             return -1;
@@ -97,11 +76,89 @@ static int parse_peers(const char *s, struct server_config *cfg, char *why,
     return 0;
 }
 
+/* How long --join keeps asking for a member list that names this node
+ * (the node that took `member add` may be ahead of the one asked). */
+#define JOIN_WAIT_MS 10000
+
+/* One "id=N role=R addr=HOST:PORT ..." line of MEMBER LIST into a peer. */
+static int parse_member_line(const char *line, struct server_peer *p)
+{
+    const char *id = strstr(line, "id=");
+    const char *addr = strstr(line, " addr=");
+    if (id != line || addr == NULL) {
+        return -1;
+    }
+    char idbuf[24];
+    char addrbuf[SAMPAN_ADDR_MAX + 8];
+    size_t idlen = strcspn(id + 3, " ");
+    size_t alen = strcspn(addr + 6, " ");
+    if (idlen == 0 || idlen >= sizeof(idbuf) || alen >= sizeof(addrbuf)) {
+        return -1;
+    }
+    memcpy(idbuf, id + 3, idlen);
+    idbuf[idlen] = '\0';
+    memcpy(addrbuf, addr + 6, alen);
+    addrbuf[alen] = '\0';
+    if (parse_u64(idbuf, 1, UINT32_MAX, &p->id) != 0 ||
+        hostport_parse(addrbuf, p->host, sizeof(p->host), &p->port) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* --join: asks a member for the member list (with peer addresses), which
+ * must already name this node (`sampan member add` first). */
+static int fetch_members(const char *addr, struct server_config *cfg, char *why,
+                         size_t whylen)
+{
+    char err[512];
+    for (int waited = 0;; waited += 500) {
+        const char *args[] = {"MEMBER", "LIST"};
+        struct resp_client_reply *r = NULL;
+        if (resp_client_call(addr, 2, args, 5000, 5000, &r, err, sizeof(err)) !=
+            0) {
+            snprintf(why, whylen, "--join %s: %s", addr, err);
+            return -1;
+        }
+        if (r->type != RESP_CLIENT_ARRAY) {
+            snprintf(why, whylen, "--join %s: MEMBER LIST answered %s", addr,
+                     r->type == RESP_CLIENT_ERROR ? r->str : "oddly");
+            resp_client_reply_free(r);
+            return -1;
+        }
+        cfg->n_peers = 0;
+        bool self = false;
+        for (size_t i = 0; i < r->n && cfg->n_peers < SAMPAN_MAX_VOTERS; i++) {
+            struct server_peer *p = &cfg->peers[cfg->n_peers];
+            if (r->elems[i].type == RESP_CLIENT_BULK &&
+                parse_member_line(r->elems[i].str, p) == 0) {
+                self |= p->id == cfg->id;
+                cfg->n_peers++;
+            }
+        }
+        resp_client_reply_free(r);
+        if (self) {
+            return 0;
+        }
+        if (waited >= JOIN_WAIT_MS) {
+            snprintf(why, whylen,
+                     "--join %s: node %" PRIu64 " is not a member; add it "
+                     "first: sampan member add %" PRIu64
+                     " PEER-HOST:PORT --addr %s",
+                     addr, cfg->id, cfg->id, addr);
+            return -1;
+        }
+        struct timespec ts = {.tv_nsec = 500 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int run_serve(int argc, char **argv)
 {
     struct server_config cfg;
     server_config_default(&cfg);
     bool peers_given = false;
+    const char *join = NULL;
     char why[512];
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -118,7 +175,9 @@ static int run_serve(int argc, char **argv)
         }
         i++;
         int bad = 0;
-        if (strcmp(flag, "--id") == 0) {
+        if (strcmp(flag, "--join") == 0) {
+            join = v;
+        } else if (strcmp(flag, "--id") == 0) {
             bad = parse_u64(v, 1, UINT32_MAX, &cfg.id);
         } else if (strcmp(flag, "--cluster-id") == 0) {
             bad = parse_u64(v, 1, UINT64_MAX, &cfg.cluster_id);
@@ -128,10 +187,10 @@ static int run_serve(int argc, char **argv)
                 strcpy(cfg.data_dir, v);
             }
         } else if (strcmp(flag, "--listen") == 0) {
-            bad = parse_hostport(v, cfg.listen_host, sizeof(cfg.listen_host),
+            bad = hostport_parse(v, cfg.listen_host, sizeof(cfg.listen_host),
                                  &cfg.listen_port);
         } else if (strcmp(flag, "--peer-listen") == 0) {
-            bad = parse_hostport(v, cfg.peer_host, sizeof(cfg.peer_host),
+            bad = hostport_parse(v, cfg.peer_host, sizeof(cfg.peer_host),
                                  &cfg.peer_port);
         } else if (strcmp(flag, "--peers") == 0) {
             if (parse_peers(v, &cfg, why, sizeof(why)) != 0) {
@@ -164,7 +223,18 @@ static int run_serve(int argc, char **argv)
             return cli_usage_error(&cli_cmd_serve, why);
         }
     }
-    if (!peers_given) {
+    if (join != NULL && peers_given) {
+        return cli_usage_error(&cli_cmd_serve,
+                               "--join and --peers exclude each other: a "
+                               "joining node learns the members");
+    }
+    if (join != NULL) {
+        if (fetch_members(join, &cfg, why, sizeof(why)) != 0) {
+            fprintf(stderr, "sampan: serve: %s\n", why);
+            return CLI_EXIT_FAIL;
+        }
+        cfg.join = true;
+    } else if (!peers_given) {
         /* The embedded default: a cluster of this node alone. */
         cfg.n_peers = 1;
         cfg.peers[0].id = cfg.id;
@@ -185,6 +255,8 @@ const struct cli_command cli_cmd_serve = {
     .summary = "run a node (alone: a one-node cluster on 127.0.0.1:7379)",
     .usage = "sampan serve [--id N] [--data-dir DIR] [--listen HOST:PORT]\n"
              "      [--peer-listen HOST:PORT] [--peers 1=HOST:PORT,2=...]\n"
+             "      [--join CLIENT-HOST:PORT] (instead of --peers: a node\n"
+             "       added with `sampan member add` joins the cluster)\n"
              "      [--cluster-id N] [--election-ms MS] [--heartbeat-ms MS]\n"
              "      [--tick-ms MS] [--snapshot-every N]\n"
              "      [--request-timeout-ms MS] [--max-clients N]",

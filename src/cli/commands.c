@@ -11,9 +11,13 @@ const struct cli_command *const *cli_commands(size_t *n)
     /* Read-only data (each entry lives in its own file), so this is no
      * mutable state outside main(). */
     static const struct cli_command *const table[] = {
-        &cli_cmd_serve,   &cli_cmd_cluster, &cli_cmd_status, &cli_cmd_get,
-        &cli_cmd_set,     &cli_cmd_del,     &cli_cmd_incr,   &cli_cmd_append,
-        &cli_cmd_storage, &cli_cmd_version, &cli_cmd_help,
+        &cli_cmd_serve,   &cli_cmd_cluster,
+        &cli_cmd_status,  &cli_cmd_get,
+        &cli_cmd_set,     &cli_cmd_del,
+        &cli_cmd_incr,    &cli_cmd_append,
+        &cli_cmd_member,  &cli_cmd_transfer_leader,
+        &cli_cmd_storage, &cli_cmd_version,
+        &cli_cmd_help,
     };
     *n = sizeof(table) / sizeof(table[0]);
     return table;

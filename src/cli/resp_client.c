@@ -4,6 +4,7 @@
  * CLI sends one command at a time, and a node that stops answering turns
  * into a message instead of a hang. */
 #include "cli/resp_client.h"
+#include "util/hostport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,28 +29,7 @@
 int resp_client_parse_addr(const char *s, char *host, size_t hostlen,
                            uint16_t *port)
 {
-    const char *colon = strrchr(s, ':');
-    if (colon == NULL || colon == s) {
-        return -1;
-    }
-    const char *h = s;
-    size_t hlen = (size_t)(colon - s);
-    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
-        h++;
-        hlen -= 2;
-    }
-    const char *p = colon + 1;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(p, &end, 10);
-    if (*p < '0' || *p > '9' || *end != '\0' || errno != 0 || v == 0 ||
-        v > 65535 || hlen == 0 || hlen >= hostlen) {
-        return -1;
-    }
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (uint16_t)v;
-    return 0;
+    return hostport_parse(s, host, hostlen, port);
 }
 
 static int64_t now_ms(void)
@@ -499,4 +480,51 @@ int resp_client_command(struct resp_client *c, size_t argc,
     }
     *out = r;
     return 0;
+}
+
+int resp_client_is_error(const struct resp_client_reply *r, const char *code)
+{
+    size_t n = strlen(code);
+    return r->type == RESP_CLIENT_ERROR && strncmp(r->str, code, n) == 0 &&
+           (r->str[n] == ' ' || r->str[n] == '\0');
+}
+
+int resp_client_call(const char *addr, size_t argc, const char *const *argv,
+                     int timeout_ms, int retry_ms,
+                     struct resp_client_reply **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char host[256];
+    uint16_t port;
+    size_t lens[RESP_CLIENT_MAX_ARGS];
+    if (argc > RESP_CLIENT_MAX_ARGS ||
+        resp_client_parse_addr(addr, host, sizeof(host), &port) != 0) {
+        snprintf(err, errlen, "'%s' is not HOST:PORT", addr);
+        return -1;
+    }
+    for (size_t i = 0; i < argc; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    int64_t deadline = now_ms() + retry_ms;
+    for (;;) {
+        struct resp_client c = {.fd = -1};
+        struct resp_client_reply *r = NULL;
+        if (resp_client_connect(&c, host, port, timeout_ms, err, errlen) != 0) {
+            return -1;
+        }
+        int rv = resp_client_command(&c, argc, argv, lens, &r, err, errlen);
+        resp_client_close(&c);
+        if (rv != 0) {
+            return -1;
+        }
+        bool again = resp_client_is_error(r, "TRYAGAIN") ||
+                     resp_client_is_error(r, "BUSY");
+        if (!again || now_ms() >= deadline) {
+            *out = r;
+            return 0;
+        }
+        resp_client_reply_free(r);
+        struct timespec ts = {.tv_nsec = 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }

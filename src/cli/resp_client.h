@@ -61,6 +61,17 @@ int resp_client_command(struct resp_client *c, size_t argc,
 
 void resp_client_reply_free(struct resp_client_reply *r);
 
+/* True if r is an error reply whose first word is `code` (e.g. "BUSY"). */
+int resp_client_is_error(const struct resp_client_reply *r, const char *code);
+
+/* One command to the node at addr ("HOST:PORT"), argv NUL-terminated
+ * strings: connects, sends, and while the answer is TRYAGAIN or BUSY
+ * retries every 100 ms for up to retry_ms. Returns 0 with *out owned by
+ * the caller (maybe an error reply), or -1 with a message in err. */
+int resp_client_call(const char *addr, size_t argc, const char *const *argv,
+                     int timeout_ms, int retry_ms,
+                     struct resp_client_reply **out, char *err, size_t errlen);
+
 void resp_client_close(struct resp_client *c);
 
 #endif

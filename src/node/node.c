@@ -462,3 +462,12 @@ int sampan_node_transfer_leader(struct sampan_node *n, uint64_t target)
     return n->stopped ? SAMPAN_ESTOPPED
                       : sampan_raft_transfer_leader(n->raft, target);
 }
+
+int sampan_node_change_membership(struct sampan_node *n,
+                                  const struct sampan_conf_change *changes,
+                                  size_t count, uint64_t *index)
+{
+    return n->stopped
+               ? SAMPAN_ESTOPPED
+               : sampan_raft_change_membership(n->raft, changes, count, index);
+}

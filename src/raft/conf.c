@@ -29,6 +29,12 @@ static bool id_in(const uint64_t *ids, uint32_t n, uint64_t id)
     return false;
 }
 
+bool sampan_entry_type_known(uint8_t type)
+{
+    return type == SAMPAN_ENTRY_NORMAL || type == SAMPAN_ENTRY_NOOP ||
+           type == SAMPAN_ENTRY_CONF;
+}
+
 bool sampan_membership_is_voter(const struct sampan_membership *m, uint64_t id)
 {
     return id_in(m->voters, m->n_voters, id) ||

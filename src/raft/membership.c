@@ -272,8 +272,13 @@ static bool caught_up(const struct sampan_raft *r, uint64_t id)
     if (slot < 0) {
         return false;
     }
+    /* It must hold the configuration that made it a member (so it is
+     * alive and answering: a learner that never answered has match 0 and
+     * would otherwise look caught up on a short log), and be within
+     * promote_lag_entries of the end of the log. */
     uint64_t match = r->prs[slot].match;
-    return match + r->cfg.promote_lag_entries >= log_last_index(&r->log);
+    return match > 0 && match >= r->conf_index &&
+           match + r->cfg.promote_lag_entries >= log_last_index(&r->log);
 }
 
 /* Appends the configuration entry for `next` and puts it into effect. */

@@ -47,8 +47,7 @@ static int validate_membership(const struct sampan_membership *mb)
 
 static int validate_entry(const struct sampan_entry *e)
 {
-    if (e->type != SAMPAN_ENTRY_NORMAL && e->type != SAMPAN_ENTRY_NOOP &&
-        e->type != SAMPAN_ENTRY_CONF) {
+    if (!sampan_entry_type_known(e->type)) {
         return SAMPAN_EINVAL;
     }
     if (e->len > 0 && e->data == NULL) {

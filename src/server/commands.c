@@ -222,11 +222,20 @@ static void run_info(struct conn *c, uint64_t slot)
     struct server *s = c->srv;
     struct sampan_status st;
     sampan_raft_status(sampan_node_raft(s->node), &st);
+    /* The voters of the configuration in effect. */
+    const struct sampan_membership *conf =
+        sampan_raft_membership(sampan_node_raft(s->node), NULL);
     char members[256] = "";
     size_t off = 0;
-    for (size_t i = 0; i < s->cfg.n_peers && off < sizeof(members); i++) {
+    for (uint32_t i = 0; i < conf->n_voters && off < sizeof(members); i++) {
         off += (size_t)snprintf(members + off, sizeof(members) - off,
-                                "%s%" PRIu64, i ? "," : "", s->cfg.peers[i].id);
+                                "%s%" PRIu64, i ? "," : "", conf->voters[i]);
+    }
+    char learners[256] = "";
+    off = 0;
+    for (uint32_t i = 0; i < conf->n_learners && off < sizeof(learners); i++) {
+        off += (size_t)snprintf(learners + off, sizeof(learners) - off,
+                                "%s%" PRIu64, i ? "," : "", conf->learners[i]);
     }
     char text[2048];
     int n = snprintf(text, sizeof(text),
@@ -237,6 +246,7 @@ static void run_info(struct conn *c, uint64_t slot)
                      "\r\napplied_index:%" PRIu64 "\r\nlast_log_index:%" PRIu64
                      "\r\nsnapshot_index:%" PRIu64
                      "\r\nsnapshots_written:%" PRIu64 "\r\nmembers:%s\r\n"
+                     "learners:%s\r\njoint:%s\r\n"
                      "# Keyspace\r\nkeys:%" PRIu64 "\r\ntotal_commands:%" PRIu64
                      "\r\ntimeouts:%" PRIu64 "\r\n",
                      (int)uv_os_getpid(), s->cfg.listen_port, s->n_conns, st.id,
@@ -245,6 +255,7 @@ static void run_info(struct conn *c, uint64_t slot)
                                                   : "candidate",
                      st.term, st.leader, st.commit, kv_applied_index(s->kv),
                      st.last_index, st.snapshot_index, s->snapshots, members,
+                     learners, conf->n_outgoing > 0 ? "yes" : "no",
                      kv_key_count(s->kv), s->commands, s->timeouts);
     reply_bulk(c, slot, text,
                n > 0 && (size_t)n < sizeof(text) ? (size_t)n : 0);
@@ -418,6 +429,10 @@ void command_run(struct conn *c, const struct resp_request *req, uint64_t slot)
         reply_simple(c, slot, "OK");
     } else if (resp_arg_is(req, 0, "SEQ")) {
         run_seq(c, req, slot);
+    } else if (resp_arg_is(req, 0, "MEMBER")) {
+        members_command(c, req, slot);
+    } else if (resp_arg_is(req, 0, "TRANSFERLEADER")) {
+        members_transfer_command(c, req, slot);
     } else {
         switch (kv_command_kind(name, len)) {
         case KV_KIND_WRITE:

@@ -68,8 +68,36 @@ struct conn {
     char name[64];
 };
 
+/* members.c: a client waiting for a membership change or a leadership
+ * transfer to take effect (conn_id 0: free). */
+#define MEMBERS_MAX_WAITS 16u
+struct members_wait {
+    uint64_t conn_id;
+    uint64_t slot;
+    uint64_t deadline_ms;
+    uint8_t kind;
+    uint64_t id;
+};
+/* A forwarded request applied while leading, run after the Ready loop. */
+#define MEMBERS_MAX_QUEUED 16u
+struct members_queued {
+    uint8_t op;
+    uint64_t id;
+    char addr[SAMPAN_ADDR_MAX];
+};
+struct members_state {
+    bool was_member;     /* this node was in a configuration we saw */
+    uint64_t conf_index; /* configuration whose members were dialed  */
+    uint64_t dialed[SAMPAN_TRANSPORT_MAX_PEERS]; /* beyond --peers  */
+    size_t n_dialed;
+    struct members_wait waits[MEMBERS_MAX_WAITS];
+    struct members_queued queued[MEMBERS_MAX_QUEUED];
+    size_t n_queued;
+};
+
 struct server {
     struct server_config cfg;
+    struct members_state members;
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_timer_t ticker;
@@ -116,6 +144,29 @@ int server_propose(struct server *s, uint64_t id, const uint8_t *payload,
 struct pending *server_pending_new(struct server *s, struct conn *c,
                                    uint64_t slot, bool is_read);
 void server_pending_drop(struct server *s, struct pending *p);
+
+/* Stops taking clients and stops once requests in flight are answered
+ * (or a request timeout passed), as on SIGTERM. */
+void server_begin_stop(struct server *s);
+
+/* members.c */
+/* The initial configuration: --peers as voters with their addresses, or
+ * empty when joining. */
+void members_bootstrap(const struct server_config *cfg,
+                       struct sampan_membership *out);
+/* After the node and transport started: refuses a removed or foreign data
+ * directory (err says why), dials members the configuration records. */
+int members_start(struct server *s, char *err, size_t errlen);
+/* After each Ready loop: forwarded requests, new members to dial, waiting
+ * clients, and this node's own removal. */
+void members_after_process(struct server *s);
+/* True if `e` is a forwarded membership request (queued if leading): the
+ * caller applies it to the state machine as an empty entry. */
+bool members_apply(struct server *s, const struct sampan_entry *e);
+void members_command(struct conn *c, const struct resp_request *req,
+                     uint64_t slot);
+void members_transfer_command(struct conn *c, const struct resp_request *req,
+                              uint64_t slot);
 
 /* conn.c */
 void conn_accept(uv_stream_t *listener, int status);

@@ -133,7 +133,10 @@ static int io_apply(void *ctx, const struct sampan_entry *e)
     struct sampan_entry inner = *e;
     uint64_t origin = 0;
     uint64_t id = 0;
-    if (e->type == SAMPAN_ENTRY_NORMAL && e->len > 0) {
+    if (members_apply(s, e)) {
+        inner.data = NULL; /* a membership request: nothing for the kv */
+        inner.len = 0;
+    } else if (e->type == SAMPAN_ENTRY_NORMAL && e->len > 0) {
         if (e->len >= ENVELOPE_BYTES && e->data[0] == ENVELOPE_VERSION) {
             origin = get64(e->data + 1);
             id = get64(e->data + 9);
@@ -363,6 +366,7 @@ static void process(uv_check_t *check)
         return;
     }
     watch_leader(s);
+    members_after_process(s);
     maybe_snapshot(s);
     if (s->stopping) {
         bool idle = s->oldest_id >= s->next_id;
@@ -469,6 +473,14 @@ static void on_signal(uv_signal_t *sig, int signum)
     }
     fprintf(stderr, "sampan: node %" PRIu64 ": signal %d: stopping\n",
             s->cfg.id, signum);
+    server_begin_stop(s);
+}
+
+void server_begin_stop(struct server *s)
+{
+    if (s->stopping) {
+        return;
+    }
     /* Stop taking clients; writes already taken get their answers (or a
      * timeout) before the process exits. */
     s->stopping = true;
@@ -504,10 +516,7 @@ static int start(struct server *s, char *err, size_t errlen)
     ncfg.raft.election_ticks = cfg->election_ms / cfg->tick_ms;
     ncfg.raft.heartbeat_ticks = cfg->heartbeat_ms / cfg->tick_ms;
     ncfg.raft.max_pending_reads = cfg->max_pending;
-    ncfg.raft.members.n_voters = (uint32_t)cfg->n_peers;
-    for (size_t i = 0; i < cfg->n_peers; i++) {
-        ncfg.raft.members.voters[i] = cfg->peers[i].id;
-    }
+    members_bootstrap(cfg, &ncfg.raft.members);
     sampan_storage_config_default(&ncfg.storage);
     /* Snapshots are written by the server, off the loop (maybe_snapshot). */
     ncfg.snapshot_every = 0;
@@ -553,6 +562,10 @@ static int start(struct server *s, char *err, size_t errlen)
             }
         }
     }
+    rv = members_start(s, err, errlen);
+    if (rv != 0) {
+        return rv;
+    }
     struct sockaddr_storage addr;
     if (uv_ip4_addr(cfg->listen_host, cfg->listen_port,
                     (struct sockaddr_in *)&addr) != 0 &&
@@ -588,7 +601,7 @@ static int start(struct server *s, char *err, size_t errlen)
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     s->handles_init = true;
-    if (cfg->n_peers == 1) {
+    if (cfg->n_peers == 1 && !cfg->join) {
         sampan_node_campaign(s->node); /* alone: lead at once */
     }
     return 0;

@@ -27,6 +27,9 @@ struct server_config {
     uint16_t peer_port;
     struct server_peer peers[SAMPAN_MAX_VOTERS]; /* all members, self too */
     size_t n_peers;
+    /* Joining an existing cluster: start with an empty configuration and
+     * learn it from the leader (the peers are where to reach members). */
+    bool join;
     uint32_t tick_ms;
     uint32_t election_ms;
     uint32_t heartbeat_ms;

@@ -192,7 +192,7 @@ int batch_decode(const uint8_t *buf, size_t len, struct fmt_batch_header *h,
         if (e.index != h->first_index + i || e.index == 0) {
             return fail(why, "record index out of sequence");
         }
-        if (e.type != SAMPAN_ENTRY_NORMAL && e.type != SAMPAN_ENTRY_NOOP) {
+        if (!sampan_entry_type_known(e.type)) {
             return fail(why, "unknown record type");
         }
         e.data = e.len > 0 ? (uint8_t *)(uintptr_t)(p + FMT_RECORD_HDR) : NULL;

@@ -496,7 +496,9 @@ static int zero_tail(struct recovery *r, const char *name, uint8_t *buf,
 
 static const char *type_name(uint8_t t)
 {
-    return t == SAMPAN_ENTRY_NOOP ? "NOOP" : "NORMAL";
+    return t == SAMPAN_ENTRY_NOOP   ? "NOOP"
+           : t == SAMPAN_ENTRY_CONF ? "CONF"
+                                    : "NORMAL";
 }
 
 /* Replays one verified batch into the log. */

@@ -256,8 +256,7 @@ static int check_batch(const struct sampan_storage *st,
     }
     for (size_t i = 0; i < b->n_entries; i++) {
         if (e[i].index != e[0].index + i ||
-            (e[i].type != SAMPAN_ENTRY_NORMAL &&
-             e[i].type != SAMPAN_ENTRY_NOOP) ||
+            !sampan_entry_type_known(e[i].type) ||
             (e[i].len > 0 && e[i].data == NULL)) {
             return SAMPAN_EINVAL;
         }
