@@ -287,11 +287,38 @@ static bool is_leader(const struct server *s)
     return st.role == SAMPAN_LEADER;
 }
 
+/* What this node's configuration already says about a request, so a
+ * follower refuses what the leader would (a forwarded request that the
+ * leader refuses is only logged there), and a request that is already
+ * satisfied is not mistaken for done. NULL: go ahead. */
+static const char *precheck(const struct server *s, uint8_t op, uint64_t id)
+{
+    const struct sampan_membership *m =
+        sampan_raft_membership(sampan_node_raft(s->node), NULL);
+    bool voter = sampan_membership_is_voter(m, id);
+    bool learner = sampan_membership_is_learner(m, id);
+    switch (op) {
+    case ADMIN_OP_TRANSFER:
+        return voter ? NULL : "ERR the target is not a voter";
+    case SAMPAN_CONF_REMOVE:
+        return voter || learner ? NULL : "ERR no such member";
+    case SAMPAN_CONF_ADD_LEARNER:
+        return learner ? "ERR already a learner" : NULL;
+    default:
+        return voter ? "ERR already a voter" : NULL;
+    }
+}
+
 /* Asks for a change: directly on the leader, else through the log. */
 static void request(struct conn *c, uint64_t slot, uint8_t op, uint64_t id,
                     const char *addr, uint8_t kind)
 {
     struct server *s = c->srv;
+    const char *refused = precheck(s, op, id);
+    if (refused != NULL) {
+        conn_reply_error(c, slot, refused);
+        return;
+    }
     int rv;
     if (is_leader(s)) {
         rv = carry_out(s, op, id, addr);

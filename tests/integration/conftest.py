@@ -164,6 +164,7 @@ class Node:
         self.log_path = log_path
         self.proc = None
         self.log = None
+        self.join = None  # a member's client port: start with --join
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -203,12 +204,13 @@ class Cluster:
         node = self.nodes[i]
         peers = ",".join("%d=127.0.0.1:%d" % (j, self.nodes[j].peer_port) for j in sorted(self.nodes))
         o = self.opts
+        members = (["--join", "127.0.0.1:%d" % node.join] if node.join is not None
+                   else ["--peers", peers])
         args = [SAMPAN_BIN, "serve",
                 "--id", str(i),
                 "--data-dir", node.data_dir,
                 "--listen", "127.0.0.1:%d" % node.port,
-                "--peer-listen", "127.0.0.1:%d" % node.peer_port,
-                "--peers", peers,
+                "--peer-listen", "127.0.0.1:%d" % node.peer_port] + members + [
                 "--cluster-id", str(o.get("cluster_id", 7)),
                 "--election-ms", str(o.get("election_ms", ELECTION_MS)),
                 "--heartbeat-ms", str(o.get("heartbeat_ms", HEARTBEAT_MS)),
@@ -265,6 +267,21 @@ class Cluster:
                                  % (i, scaled(timeout), sig, self.log_tail(i)))
         self._close_log(node)
         return code
+
+    def new_node(self, i, join):
+        """Declares node i (fresh ports and data dir), to be started with
+        --join via node `join`'s client port; not started yet."""
+        port, peer_port = free_ports(2)
+        d = os.path.join(self.root, "node%d" % i)
+        os.makedirs(d, exist_ok=True)
+        self.nodes[i] = Node(i, port, peer_port, d, os.path.join(self.root, "node%d.log" % i))
+        self.nodes[i].join = self.nodes[join].port
+        return self.nodes[i]
+
+    def cli(self, *args, timeout=30.0):
+        """Runs `sampan ARGS...`; returns the CompletedProcess (text)."""
+        return subprocess.run([SAMPAN_BIN] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=scaled(timeout))
 
     def kill9(self, i):
         return self.stop(i, signal.SIGKILL)
