@@ -208,50 +208,91 @@ int batch_decode(const uint8_t *buf, size_t len, struct fmt_batch_header *h,
     return 0;
 }
 
-void snap_header_encode(const struct fmt_snap_header *h, uint8_t *out)
+int snap_header_encode(const struct fmt_snap_header *h, uint8_t *out)
 {
-    memset(out, 0, FMT_SECTOR);
+    /* The configuration first, so a refused one leaves out untouched. */
+    uint8_t conf[SAMPAN_MEMBERSHIP_MAX_BYTES];
+    size_t conf_len;
+    if (sampan_membership_encode(&h->meta.conf, conf, sizeof(conf),
+                                 &conf_len) != 0) {
+        return SAMPAN_EINVAL;
+    }
+    memset(out, 0, FMT_SNAP_HDR_BYTES);
     memcpy(out, "SAMPSNAP", 8);
-    put32(out + 8, FMT_VERSION);
+    put32(out + 8, FMT_SNAP_VERSION);
     put64(out + 12, h->meta.index);
     put64(out + 20, h->meta.term);
-    put32(out + 28, h->meta.conf.n_voters);
-    for (uint32_t i = 0; i < SAMPAN_MAX_VOTERS; i++) {
-        put64(out + 32 + 8 * i, h->meta.conf.voters[i]);
-    }
-    put64(out + 160, h->data_len);
-    put32(out + 168, h->data_crc);
+    put64(out + 28, h->data_len);
+    put32(out + 36, h->data_crc);
+    put32(out + FMT_SNAP_CONF_LEN_OFF, (uint32_t)conf_len);
+    memcpy(out + FMT_SNAP_CONF_OFF, conf, conf_len);
     put32(out + FMT_SNAP_HDR_CRC_OFF, crc32c(0, out, FMT_SNAP_HDR_CRC_OFF));
+    return 0;
+}
+
+/* fail() that also says where. */
+static int fail_at(const char **why, uint64_t *where, uint64_t off,
+                   const char *reason)
+{
+    if (where) {
+        *where = off;
+    }
+    return fail(why, reason);
 }
 
 int snap_header_decode(const uint8_t *buf, size_t len,
-                       struct fmt_snap_header *h, const char **why)
+                       struct fmt_snap_header *h, const char **why,
+                       uint64_t *where)
 {
-    if (len < FMT_SNAP_HDR_CRC_OFF + 4) {
-        return fail(why, "short snapshot header");
+    /* Magic and version before the length and checksum: a version 1 file
+     * is shorter and checksummed elsewhere, and deserves its own words. */
+    if (len < 12) {
+        return fail_at(why, where, 0, "short snapshot header");
     }
     if (memcmp(buf, "SAMPSNAP", 8) != 0) {
-        return fail(why, "bad snapshot magic");
+        return fail_at(why, where, 0, "bad snapshot magic");
+    }
+    uint32_t version = get32(buf + 8);
+    if (version == 1) {
+        return fail_at(why, where, 8,
+                       "snapshot format version 1 is no longer read (it "
+                       "lacks learners and addresses): remove this node's "
+                       "data and let it catch up from the leader");
+    }
+    if (version != FMT_SNAP_VERSION) {
+        return fail_at(why, where, 8, "unsupported snapshot version");
+    }
+    if (len < FMT_SNAP_HDR_BYTES) {
+        return fail_at(why, where, 0, "short snapshot header");
     }
     if (get32(buf + FMT_SNAP_HDR_CRC_OFF) !=
         crc32c(0, buf, FMT_SNAP_HDR_CRC_OFF)) {
-        return fail(why, "snapshot header checksum mismatch");
-    }
-    if (get32(buf + 8) != FMT_VERSION) {
-        return fail(why, "unsupported snapshot version");
+        return fail_at(why, where, 0, "snapshot header checksum mismatch");
     }
     memset(h, 0, sizeof(*h));
+    uint32_t conf_len = get32(buf + FMT_SNAP_CONF_LEN_OFF);
+    if (conf_len > SAMPAN_MEMBERSHIP_MAX_BYTES) {
+        return fail_at(why, where, FMT_SNAP_CONF_LEN_OFF,
+                       "snapshot configuration length out of range");
+    }
+    if (sampan_membership_decode(buf + FMT_SNAP_CONF_OFF, conf_len,
+                                 &h->meta.conf, why) != 0) {
+        if (where) {
+            *where = FMT_SNAP_CONF_OFF;
+        }
+        return SAMPAN_ECORRUPT;
+    }
+    for (uint64_t off = FMT_SNAP_CONF_OFF + conf_len;
+         off < FMT_SNAP_HDR_CRC_OFF; off++) {
+        if (buf[off] != 0) {
+            return fail_at(why, where, off,
+                           "non-zero bytes after the snapshot configuration");
+        }
+    }
     h->meta.index = get64(buf + 12);
     h->meta.term = get64(buf + 20);
-    h->meta.conf.n_voters = get32(buf + 28);
-    if (h->meta.conf.n_voters > SAMPAN_MAX_VOTERS) {
-        return fail(why, "too many voters in snapshot header");
-    }
-    for (uint32_t i = 0; i < SAMPAN_MAX_VOTERS; i++) {
-        h->meta.conf.voters[i] = get64(buf + 32 + 8 * i);
-    }
-    h->data_len = get64(buf + 160);
-    h->data_crc = get32(buf + 168);
+    h->data_len = get64(buf + 28);
+    h->data_crc = get32(buf + 36);
     return 0;
 }
 

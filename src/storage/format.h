@@ -99,10 +99,29 @@ int batch_header_decode(const uint8_t *buf, size_t len,
 int batch_decode(const uint8_t *buf, size_t len, struct fmt_batch_header *h,
                  struct sampan_entry *ents, uint64_t *extent, const char **why);
 
-/* Snapshot header sector: "SAMPSNAP", u32 version, u64 index, u64 term,
- * u32 n_voters, u64 voters[16], u64 data_len, u32 data_crc32c, u32
- * header_crc32c over bytes 0..171; the data starts at FMT_SECTOR. */
-#define FMT_SNAP_HDR_CRC_OFF 172u
+/* Snapshot header, version 2: the first FMT_SNAP_HDR_BYTES of a snapshot
+ * file, the data right after them.
+ *   0  "SAMPSNAP"    8  u32 version (2)    12 u64 index    20 u64 term
+ *   28 u64 data_len  36 u32 data_crc32c    40 u32 conf_len
+ *   44 conf_len bytes: the configuration (sampan_membership_encode), then
+ *      zeros up to
+ *   FMT_SNAP_HDR_CRC_OFF: u32 crc32c of every byte before it.
+ * The configuration is the only variable part, and comes after every fixed
+ * field; the checksum sits at a fixed offset at the end of the header and
+ * covers the padding too, so nothing is read at an offset an unverified
+ * length decided. Version 1 (a 512-byte header with voter ids only) is
+ * refused by name. */
+#define FMT_SNAP_VERSION 2u
+#define FMT_SNAP_HDR_BYTES 2048u
+#define FMT_SNAP_CONF_LEN_OFF 40u
+#define FMT_SNAP_CONF_OFF 44u
+#define FMT_SNAP_HDR_CRC_OFF (FMT_SNAP_HDR_BYTES - 4u)
+
+_Static_assert(FMT_SNAP_HDR_BYTES % FMT_SECTOR == 0,
+               "snapshot data starts on a sector boundary");
+_Static_assert(FMT_SNAP_CONF_OFF + SAMPAN_MEMBERSHIP_MAX_BYTES <=
+                   FMT_SNAP_HDR_CRC_OFF,
+               "the largest configuration fits the snapshot header");
 
 struct fmt_snap_header {
     struct sampan_snapshot_meta meta;
@@ -110,9 +129,16 @@ struct fmt_snap_header {
     uint32_t data_crc;
 };
 
-void snap_header_encode(const struct fmt_snap_header *h, uint8_t *out);
+/* Fills the FMT_SNAP_HDR_BYTES of out. SAMPAN_EINVAL (out untouched) when
+ * h->meta.conf is not a valid membership. */
+int snap_header_encode(const struct fmt_snap_header *h, uint8_t *out);
+/* As the decoder contract says; besides, when where is non-NULL it is set
+ * on failure to the offset of what was found wrong (FMT_SNAP_CONF_OFF for
+ * a configuration sampan_membership_decode refuses, *why then being its
+ * reason; 0 when the header as a whole is). */
 int snap_header_decode(const uint8_t *buf, size_t len,
-                       struct fmt_snap_header *h, const char **why);
+                       struct fmt_snap_header *h, const char **why,
+                       uint64_t *where);
 
 /* File names. Each formatter writes into a buffer of FMT_NAME_MAX. */
 #define FMT_NAME_MAX 80u

@@ -49,7 +49,7 @@ static void emitf(struct recovery *r, const char *fmt, ...)
     if (r->emit == NULL) {
         return;
     }
-    char line[512];
+    char line[2048]; /* a snapshot's line names up to 16 addresses */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
@@ -190,17 +190,61 @@ static int recover_meta(struct recovery *r)
     return 0;
 }
 
-static void voters_str(const struct sampan_membership *c, char *out, size_t len)
+/* Text appended to out[0..len) at *used, cut short at the end of out. */
+static void appendf(char *out, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void appendf(char *out, size_t len, size_t *used, const char *fmt, ...)
+{
+    if (*used >= len) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(out + *used, len - *used, fmt, ap);
+    va_end(ap);
+    if (w > 0) {
+        *used += (size_t)w;
+    }
+}
+
+/* ", <label> 1,2,3", ids marked with '+' where bit i of mark is set. */
+static void ids_str(char *out, size_t len, size_t *used, const char *label,
+                    const uint64_t *ids, uint32_t n, uint32_t mark)
+{
+    appendf(out, len, used, ", %s ", label);
+    for (uint32_t i = 0; i < n; i++) {
+        appendf(out, len, used, "%s%llu%s", i ? "," : "",
+                (unsigned long long)ids[i],
+                i < 32 && (mark >> i & 1u) != 0 ? "+" : "");
+    }
+}
+
+/* A snapshot's configuration for `storage check`: ", voters 1,2,3", then,
+ * only when present, the outgoing voters of a joint configuration, the
+ * learners (those to be promoted marked '+') and the addresses. */
+static void conf_str(const struct sampan_membership *c, char *out, size_t len)
 {
     size_t used = 0;
     out[0] = '\0';
-    for (uint32_t i = 0; i < c->n_voters && used < len; i++) {
-        int w = snprintf(out + used, len - used, "%s%llu", i ? "," : "",
-                         (unsigned long long)c->voters[i]);
-        if (w < 0) {
-            break;
+    ids_str(out, len, &used, "voters", c->voters, c->n_voters, 0);
+    if (c->n_voters == 0) {
+        appendf(out, len, &used, "none");
+    }
+    if (c->n_outgoing > 0) {
+        ids_str(out, len, &used, "joint with outgoing voters", c->outgoing,
+                c->n_outgoing, 0);
+    }
+    if (c->n_learners > 0) {
+        ids_str(out, len, &used, "learners", c->learners, c->n_learners,
+                c->learners_promote);
+        if (c->learners_promote != 0) {
+            appendf(out, len, &used, " (+: to become voters)");
         }
-        used += (size_t)w;
+    }
+    for (uint32_t i = 0; i < c->n_addrs; i++) {
+        appendf(out, len, &used, "%s%llu=%s", i ? " " : ", addresses ",
+                (unsigned long long)c->addrs[i].id, c->addrs[i].addr);
     }
 }
 
@@ -216,10 +260,12 @@ static int check_snapshot(struct recovery *r, const char *name,
              sampan_strerror(rc));
         return rc;
     }
+    /* One buffer for the header and then the data, read in pieces. */
     uint8_t *buf = malloc(64 * 1024);
     uint64_t size = 0;
     struct fmt_snap_header h;
     const char *why = NULL;
+    const char *what = "";
     uint64_t bad_off = 0;
     if (buf == NULL) {
         rc = SAMPAN_ENOMEM;
@@ -230,11 +276,14 @@ static int check_snapshot(struct recovery *r, const char *name,
         goto out;
     }
     size_t got = 0;
-    rc = v->ops->read(v->ctx, fd, 0, buf, FMT_SECTOR, &got);
+    rc = v->ops->read(v->ctx, fd, 0, buf, FMT_SNAP_HDR_BYTES, &got);
     if (rc != 0) {
         goto out;
     }
-    if (snap_header_decode(buf, got, &h, &why) != 0) {
+    if (snap_header_decode(buf, got, &h, &why, &bad_off) != 0) {
+        /* The configuration decoder's reasons do not say where they are. */
+        what =
+            bad_off == FMT_SNAP_CONF_OFF ? "configuration in the header: " : "";
         rc = SAMPAN_ECORRUPT;
         goto out;
     }
@@ -244,7 +293,7 @@ static int check_snapshot(struct recovery *r, const char *name,
         rc = SAMPAN_ECORRUPT;
         goto out;
     }
-    if (size != FMT_SECTOR + h.data_len) {
+    if (size < FMT_SNAP_HDR_BYTES || size - FMT_SNAP_HDR_BYTES != h.data_len) {
         why = "file size differs from the header's data length";
         bad_off = size;
         rc = SAMPAN_ECORRUPT;
@@ -254,7 +303,7 @@ static int check_snapshot(struct recovery *r, const char *name,
     for (uint64_t off = 0; off < h.data_len;) {
         size_t want = h.data_len - off < 64 * 1024 ? (size_t)(h.data_len - off)
                                                    : 64 * 1024;
-        rc = io_read_exact(v, fd, FMT_SECTOR + off, buf, want);
+        rc = io_read_exact(v, fd, FMT_SNAP_HDR_BYTES + off, buf, want);
         if (rc != 0) {
             why = "short read";
             goto out;
@@ -264,7 +313,7 @@ static int check_snapshot(struct recovery *r, const char *name,
     }
     if (crc != h.data_crc) {
         why = "data checksum mismatch";
-        bad_off = FMT_SECTOR;
+        bad_off = FMT_SNAP_HDR_BYTES;
         rc = SAMPAN_ECORRUPT;
         goto out;
     }
@@ -277,9 +326,9 @@ out:
     v->ops->close(v->ctx, fd);
     if (rc == SAMPAN_ECORRUPT) {
         errf(r->err, r->errlen,
-             "file %s, offset %llu: %s (snapshot failing its check; "
+             "file %s, offset %llu: %s%s (snapshot failing its check; "
              "refusing to fall back to an older one)",
-             name, (unsigned long long)bad_off, why ? why : "corrupt");
+             name, (unsigned long long)bad_off, what, why ? why : "corrupt");
     } else if (rc != 0) {
         errf(r->err, r->errlen, "snapshot %s: %s", name, sampan_strerror(rc));
     }
@@ -300,12 +349,12 @@ static int recover_snapshots(struct recovery *r, struct name_list *names)
     }
     for (size_t i = 0; i < r->snaps.n; i++) {
         const struct snap_info *s = &r->snaps.v[i];
-        char voters[256];
-        voters_str(&s->meta.conf, voters, sizeof(voters));
-        emitf(r, "snapshot %s: index %llu term %llu, %llu bytes, voters %s",
-              s->name, (unsigned long long)s->meta.index,
+        char conf[1800];
+        conf_str(&s->meta.conf, conf, sizeof(conf));
+        emitf(r, "snapshot %s: index %llu term %llu, %llu bytes%s", s->name,
+              (unsigned long long)s->meta.index,
               (unsigned long long)s->meta.term, (unsigned long long)s->data_len,
-              voters);
+              conf);
     }
     if (r->snaps.n > 0) {
         const struct snap_info *s = &r->snaps.v[r->snaps.n - 1];

@@ -9,6 +9,36 @@
 #include "codec/crc32c.h"
 #include "storage/internal.h"
 
+/* The meta a snapshot file may be written for: its configuration must be
+ * one the header can hold and a reader will accept (the one encoding of a
+ * configuration refuses anything else), so it is checked before any file
+ * is touched. */
+static bool meta_ok(const struct sampan_snapshot_meta *meta)
+{
+    return meta->index > 0 &&
+           sampan_membership_validate(&meta->conf, NULL) == 0;
+}
+
+/* Writes the header of a snapshot of `meta` holding data_len bytes of
+ * checksum data_crc at the start of fd (FMT_SNAP_HDR_BYTES; the data goes
+ * after it). */
+static int write_header(const struct sampan_vfs *v, int fd,
+                        const struct sampan_snapshot_meta *meta,
+                        uint64_t data_len, uint32_t data_crc)
+{
+    struct fmt_snap_header h;
+    memset(&h, 0, sizeof(h));
+    h.meta = *meta;
+    h.data_len = data_len;
+    h.data_crc = data_crc;
+    uint8_t hdr[FMT_SNAP_HDR_BYTES];
+    int rc = snap_header_encode(&h, hdr);
+    if (rc == 0) {
+        rc = v->ops->write(v->ctx, fd, 0, hdr, sizeof(hdr));
+    }
+    return rc;
+}
+
 /* Writes header + data to `tmp`, syncs, renames to `final`, syncs dir. */
 static int write_snapshot_file(struct sampan_storage *st, const char *tmp,
                                const char *final,
@@ -16,13 +46,6 @@ static int write_snapshot_file(struct sampan_storage *st, const char *tmp,
                                const void *data, size_t len)
 {
     const struct sampan_vfs *v = &st->vfs;
-    struct fmt_snap_header h;
-    memset(&h, 0, sizeof(h));
-    h.meta = *meta;
-    h.data_len = len;
-    h.data_crc = crc32c(0, data, len);
-    uint8_t hdr[FMT_SECTOR];
-    snap_header_encode(&h, hdr);
     int fd;
     int rc = v->ops->open(v->ctx, tmp, true, &fd);
     if (rc != 0) {
@@ -30,10 +53,10 @@ static int write_snapshot_file(struct sampan_storage *st, const char *tmp,
     }
     rc = v->ops->truncate(v->ctx, fd, 0);
     if (rc == 0) {
-        rc = v->ops->write(v->ctx, fd, 0, hdr, sizeof(hdr));
+        rc = write_header(v, fd, meta, len, crc32c(0, data, len));
     }
     if (rc == 0 && len > 0) {
-        rc = v->ops->write(v->ctx, fd, FMT_SECTOR, data, len);
+        rc = v->ops->write(v->ctx, fd, FMT_SNAP_HDR_BYTES, data, len);
     }
     if (rc == 0) {
         rc = v->ops->sync(v->ctx, fd);
@@ -98,9 +121,8 @@ int sampan_storage_save_snapshot(struct sampan_storage *st,
 {
     const struct snap_info *cur = newest(st);
     uint64_t base = cur ? cur->meta.index : 0;
-    if (meta->index == 0 || meta->index < base ||
-        meta->index > st->last_index ||
-        meta->conf.n_voters > SAMPAN_MAX_VOTERS || (len > 0 && !data)) {
+    if (!meta_ok(meta) || meta->index < base || meta->index > st->last_index ||
+        (len > 0 && !data)) {
         return SAMPAN_EINVAL;
     }
     char tmp[FMT_NAME_MAX], final[FMT_NAME_MAX];
@@ -140,8 +162,7 @@ int sampan_storage_snapshot_create(struct sampan_storage *st,
                                    struct sampan_snapshot_writer **out)
 {
     *out = NULL;
-    if (meta->index == 0 || meta->index > st->last_index ||
-        meta->conf.n_voters > SAMPAN_MAX_VOTERS) {
+    if (!meta_ok(meta) || meta->index > st->last_index) {
         return SAMPAN_EINVAL;
     }
     struct sampan_snapshot_writer *w = calloc(1, sizeof(*w));
@@ -176,8 +197,8 @@ int sampan_snapshot_writer_append(struct sampan_snapshot_writer *w,
     if (len == 0) {
         return 0;
     }
-    int rc =
-        w->vfs.ops->write(w->vfs.ctx, w->fd, FMT_SECTOR + w->len, data, len);
+    int rc = w->vfs.ops->write(w->vfs.ctx, w->fd, FMT_SNAP_HDR_BYTES + w->len,
+                               data, len);
     if (rc == 0) {
         w->crc = crc32c(w->crc, data, len);
         w->len += len;
@@ -190,15 +211,8 @@ int sampan_snapshot_writer_finish(struct sampan_snapshot_writer *w)
     if (w->finished) {
         return SAMPAN_EINVAL;
     }
-    struct fmt_snap_header h;
-    memset(&h, 0, sizeof(h));
-    h.meta = w->meta;
-    h.data_len = w->len;
-    h.data_crc = w->crc;
-    uint8_t hdr[FMT_SECTOR];
-    snap_header_encode(&h, hdr);
     /* The header last: a file cut short by a crash never validates. */
-    int rc = w->vfs.ops->write(w->vfs.ctx, w->fd, 0, hdr, sizeof(hdr));
+    int rc = write_header(&w->vfs, w->fd, &w->meta, w->len, w->crc);
     if (rc == 0) {
         rc = w->vfs.ops->sync(w->vfs.ctx, w->fd);
     }
@@ -280,8 +294,8 @@ int snap_receive(struct sampan_storage *st,
         return SAMPAN_EINVAL;
     }
     if (c->len > 0) {
-        rc = v->ops->write(v->ctx, st->recv_fd, FMT_SECTOR + c->offset, c->data,
-                           c->len);
+        rc = v->ops->write(v->ctx, st->recv_fd, FMT_SNAP_HDR_BYTES + c->offset,
+                           c->data, c->len);
         if (rc != 0) {
             return rc;
         }
@@ -296,19 +310,11 @@ int snap_install(struct sampan_storage *st,
                  const struct sampan_snapshot_meta *m)
 {
     const struct sampan_vfs *v = &st->vfs;
-    if (st->recv_fd < 0 || !st->recv_done || m->index == 0 ||
-        m->index != st->recv_meta.index || m->term != st->recv_meta.term ||
-        m->conf.n_voters > SAMPAN_MAX_VOTERS) {
+    if (st->recv_fd < 0 || !st->recv_done || !meta_ok(m) ||
+        m->index != st->recv_meta.index || m->term != st->recv_meta.term) {
         return SAMPAN_EINVAL;
     }
-    struct fmt_snap_header h;
-    memset(&h, 0, sizeof(h));
-    h.meta = *m;
-    h.data_len = st->recv_len;
-    h.data_crc = st->recv_crc;
-    uint8_t hdr[FMT_SECTOR];
-    snap_header_encode(&h, hdr);
-    int rc = v->ops->write(v->ctx, st->recv_fd, 0, hdr, sizeof(hdr));
+    int rc = write_header(v, st->recv_fd, m, st->recv_len, st->recv_crc);
     if (rc == 0) {
         rc = v->ops->sync(v->ctx, st->recv_fd);
     }
@@ -323,7 +329,7 @@ int snap_install(struct sampan_storage *st,
         rc = v->ops->sync_dir(v->ctx);
     }
     if (rc == 0) {
-        rc = add_snapshot(st, m, h.data_len);
+        rc = add_snapshot(st, m, st->recv_len);
     }
     /* The snapshot is durable: from here a crash leaves it newer than a
      * log that may disagree with it, which recovery resolves in the
@@ -365,17 +371,18 @@ int sampan_storage_load_snapshot(struct sampan_storage *st,
     if (rc != 0) {
         return rc;
     }
-    uint8_t hdr[FMT_SECTOR];
+    uint8_t hdr[FMT_SNAP_HDR_BYTES];
     struct fmt_snap_header h;
     uint8_t *buf = NULL;
     rc = io_read_exact(v, fd, 0, hdr, sizeof(hdr));
-    if (rc == 0 && (snap_header_decode(hdr, sizeof(hdr), &h, NULL) != 0 ||
+    if (rc == 0 && (snap_header_decode(hdr, sizeof(hdr), &h, NULL, NULL) != 0 ||
                     h.data_len != s->data_len)) {
         rc = SAMPAN_ECORRUPT;
     }
     if (rc == 0 && h.data_len > 0) {
         buf = malloc((size_t)h.data_len);
-        rc = buf ? io_read_exact(v, fd, FMT_SECTOR, buf, (size_t)h.data_len)
+        rc = buf ? io_read_exact(v, fd, FMT_SNAP_HDR_BYTES, buf,
+                                 (size_t)h.data_len)
                  : SAMPAN_ENOMEM;
         /* Verified at open, and again here: the bytes are read anew. */
         if (rc == 0 && crc32c(0, buf, (size_t)h.data_len) != h.data_crc) {
@@ -424,7 +431,7 @@ int sampan_storage_read_snapshot(struct sampan_storage *st, uint64_t index,
     if (rc != 0) {
         return rc;
     }
-    rc = io_read_exact(v, fd, FMT_SECTOR + off, buf, len);
+    rc = io_read_exact(v, fd, FMT_SNAP_HDR_BYTES + off, buf, len);
     v->ops->close(v->ctx, fd);
     if (rc == 0) {
         *got = len;

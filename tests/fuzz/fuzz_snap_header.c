@@ -1,13 +1,19 @@
 /* fuzz/fuzz_snap_header.c: the snapshot file header decoder
  * (snap_header_decode in src/storage/format.h) on arbitrary and on nearly
- * valid sectors.
+ * valid headers.
  *
  * Modes as in fuzz_meta.c: verbatim bytes, or a header encoded from
- * input-chosen fields (voter counts up to SAMPAN_MAX_VOTERS + 1), damaged
- * by input-chosen edits, CRC optionally re-sealed, possibly cut short.
- * Properties: no read outside the bytes given; a decoded header never
- * claims more than SAMPAN_MAX_VOTERS voters; an untouched valid encoding
- * decodes to what was encoded; whatever decodes round-trips.
+ * input-chosen fields (the configuration from fuzz_conf.h, valid or not:
+ * an invalid one must be refused by the encoder), damaged by structure-aware
+ * nudges (version, conf_len, the configuration's counts set near their
+ * values) and input-chosen edits, CRC optionally re-sealed, possibly cut
+ * short.
+ * Properties: no read outside the bytes given; the encoder refuses exactly
+ * the configurations sampan_membership_validate refuses; a refusal says why
+ * and where (inside the header); a decoded header holds a valid
+ * configuration and re-encodes to the very bytes it was decoded from (the
+ * header is canonical); an untouched valid encoding decodes to what was
+ * encoded.
  *
  *   build/bin/fuzz-snap_header-standalone --iterations 100000 */
 #include <stdio.h>
@@ -15,6 +21,7 @@
 #include <string.h>
 
 #include "codec/crc32c.h"
+#include "fuzz_conf.h"
 #include "fuzz_input.h"
 #include "storage/format.h"
 
@@ -32,36 +39,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int header_equal(const struct fmt_snap_header *a,
                         const struct fmt_snap_header *b)
 {
-    if (a->meta.index != b->meta.index || a->meta.term != b->meta.term ||
-        a->meta.conf.n_voters != b->meta.conf.n_voters ||
-        a->data_len != b->data_len || a->data_crc != b->data_crc) {
-        return 0;
-    }
-    /* Every slot is on disk, used or not. */
-    return memcmp(a->meta.conf.voters, b->meta.conf.voters,
-                  sizeof(a->meta.conf.voters)) == 0;
-}
-
-static void check_roundtrip(const struct fmt_snap_header *h)
-{
-    uint8_t sector[FMT_SECTOR];
-    snap_header_encode(h, sector);
-    struct fmt_snap_header again;
-    FUZZ_CHECK(snap_header_decode(sector, sizeof(sector), &again, NULL) == 0);
-    FUZZ_CHECK(header_equal(h, &again));
+    return a->meta.index == b->meta.index && a->meta.term == b->meta.term &&
+           a->data_len == b->data_len && a->data_crc == b->data_crc &&
+           fuzz_conf_equal(&a->meta.conf, &b->meta.conf);
 }
 
 static void decode_and_check(const uint8_t *buf, size_t len)
 {
     struct fmt_snap_header h;
     const char *why = NULL;
-    int rc = snap_header_decode(buf, len, &h, &why);
-    if (rc == 0) {
-        FUZZ_CHECK(h.meta.conf.n_voters <= SAMPAN_MAX_VOTERS);
-        check_roundtrip(&h);
-    } else {
+    uint64_t where = UINT64_MAX;
+    int rc = snap_header_decode(buf, len, &h, &why, &where);
+    if (rc != 0) {
         FUZZ_CHECK(rc == SAMPAN_ECORRUPT && why != NULL);
+        FUZZ_CHECK(where < FMT_SNAP_HDR_BYTES);
+        return;
     }
+    FUZZ_CHECK(len >= FMT_SNAP_HDR_BYTES);
+    FUZZ_CHECK(sampan_membership_validate(&h.meta.conf, NULL) == 0);
+    uint8_t *again = malloc(FMT_SNAP_HDR_BYTES);
+    FUZZ_CHECK(again != NULL);
+    FUZZ_CHECK(snap_header_encode(&h, again) == 0);
+    FUZZ_CHECK(memcmp(again, buf, FMT_SNAP_HDR_BYTES) == 0);
+    free(again);
+}
+
+/* Sets the version, conf_len, or the u32 over the configuration's four
+ * counts to a value near what it was: the bounds the decoder checks. */
+static void nudge(struct fuzz_in *in, uint8_t *buf, size_t len)
+{
+    static const size_t pos[3] = {8, FMT_SNAP_CONF_LEN_OFF,
+                                  FMT_SNAP_CONF_OFF + 1};
+    size_t at = pos[fuzz_u8(in) % 3];
+    if (at + 4 > len) {
+        return;
+    }
+    uint32_t old = 0;
+    for (int i = 3; i >= 0; i--) {
+        old = (old << 8) | buf[at + (size_t)i];
+    }
+    fuzz_put32(buf + at, (uint32_t)fuzz_near(in, old));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -76,31 +93,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&h, 0, sizeof(h));
     h.meta.index = fuzz_near(&in, 1);
     h.meta.term = fuzz_near(&in, 1);
-    h.meta.conf.n_voters = fuzz_u8(&in) % (SAMPAN_MAX_VOTERS + 2u);
-    for (uint32_t i = 0; i < SAMPAN_MAX_VOTERS; i++) {
-        h.meta.conf.voters[i] =
-            i < h.meta.conf.n_voters ? fuzz_near(&in, 1) : 0;
-    }
+    fuzz_conf(&in, &h.meta.conf);
     h.data_len = fuzz_near(&in, 0);
     h.data_crc = (uint32_t)fuzz_u64(&in);
-    size_t len =
-        (mode & 4u) != 0 ? fuzz_u8(&in) % (FMT_SECTOR + 1u) : FMT_SECTOR;
-    uint8_t *buf = malloc(FMT_SECTOR);
+    uint8_t *buf = malloc(FMT_SNAP_HDR_BYTES);
     FUZZ_CHECK(buf != NULL);
-    snap_header_encode(&h, buf);
+    memset(buf, 0xa5, FMT_SNAP_HDR_BYTES);
+    int rc = snap_header_encode(&h, buf);
+    bool valid = sampan_membership_validate(&h.meta.conf, NULL) == 0;
+    if (!valid) {
+        /* Refused, nothing written; go on with a valid header carrying no
+         * configuration, which the edits below may still damage. */
+        FUZZ_CHECK(rc == SAMPAN_EINVAL && buf[0] == 0xa5 &&
+                   buf[FMT_SNAP_HDR_BYTES - 1] == 0xa5);
+        memset(&h.meta.conf, 0, sizeof(h.meta.conf));
+        rc = snap_header_encode(&h, buf);
+    }
+    FUZZ_CHECK(rc == 0);
+    size_t len = FMT_SNAP_HDR_BYTES;
+    if ((mode & 4u) != 0) {
+        len = (((size_t)fuzz_u8(&in) << 8) | fuzz_u8(&in)) %
+              (FMT_SNAP_HDR_BYTES + 1u);
+    }
     uint8_t *exact = malloc(len == 0 ? 1 : len);
     FUZZ_CHECK(exact != NULL);
     memcpy(exact, buf, len);
     free(buf);
+    if ((mode & 16u) != 0) {
+        nudge(&in, exact, len);
+    }
     unsigned edits = fuzz_edit(&in, exact, len);
-    if ((mode & 8u) != 0 && len >= FMT_SNAP_HDR_CRC_OFF + 4u) {
+    if ((mode & 8u) != 0 && len >= FMT_SNAP_HDR_BYTES) {
         fuzz_put32(exact + FMT_SNAP_HDR_CRC_OFF,
                    crc32c(0, exact, FMT_SNAP_HDR_CRC_OFF));
     }
-    if (edits == 0 && len == FMT_SECTOR &&
-        h.meta.conf.n_voters <= SAMPAN_MAX_VOTERS) {
+    if (edits == 0 && (mode & 16u) == 0 && len == FMT_SNAP_HDR_BYTES) {
         struct fmt_snap_header got;
-        FUZZ_CHECK(snap_header_decode(exact, len, &got, NULL) == 0);
+        FUZZ_CHECK(snap_header_decode(exact, len, &got, NULL, NULL) == 0);
         FUZZ_CHECK(header_equal(&h, &got));
     }
     decode_and_check(exact, len);

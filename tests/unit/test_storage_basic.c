@@ -1,8 +1,8 @@
 /* unit/test_storage_basic.c: the storage layer (src/storage/) on real files
  * in a fresh temporary directory per test: term/vote, entries across
  * segments, suffix replacement, snapshots (save, load, read, compaction,
- * install from chunks, pruning), the directory lock, the meta fallback and
- * argument checks. */
+ * install from chunks, pruning, the whole configuration kept), the
+ * directory lock, the meta fallback and argument checks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +19,7 @@
 #include "sampan/storage.h"
 #include "storage/format.h"
 
+#include "support/conf_gen.h"
 #include "support/storage_fixture.h"
 
 static void persist_hs(struct sfx *f, uint64_t term, uint64_t vote)
@@ -263,6 +264,97 @@ static void test_install_chunks(void **state)
     free(data);
 }
 
+/* The newest snapshot has want's meta as load reads it and as a reopen
+ * recovers it. */
+static void expect_snapshot_meta(struct sfx *f,
+                                 const struct sampan_snapshot_meta *want)
+{
+    struct sampan_snapshot_meta m;
+    void *data;
+    size_t len;
+    assert_int_equal(sampan_storage_load_snapshot(f->st, &m, &data, &len), 0);
+    free(data);
+    assert_int_equal(m.index, want->index);
+    assert_int_equal(m.term, want->term);
+    assert_conf_equal(&m.conf, &want->conf);
+    sfx_reopen(f);
+    assert_int_equal(f->state.snapshot.index, want->index);
+    assert_int_equal(f->state.snapshot.term, want->term);
+    assert_conf_equal(&f->state.snapshot.conf, &want->conf);
+}
+
+/* A snapshot keeps its whole configuration (incoming and outgoing voters,
+ * learners and their promotion marks, addresses) whichever way it is
+ * written: saved, through a writer, installed from chunks. A
+ * configuration breaking a rule is refused each way before a snapshot
+ * file appears. */
+static void test_snapshot_conf_whole(void **state)
+{
+    struct sfx *f = *state;
+    assert_int_equal(sfx_open(f), 0);
+    assert_int_equal(sfx_append(f, 1, 10, 1, 20), 0);
+    struct sampan_snapshot_meta sm = snap_meta(4, 1);
+    conf_example(&sm.conf);
+    assert_int_equal(sampan_storage_save_snapshot(f->st, &sm, "abc", 3), 0);
+    expect_snapshot_meta(f, &sm);
+
+    /* Through a writer: the joint configuration left, learners only
+     * marked, no addresses. */
+    sm = snap_meta(6, 1);
+    conf_example(&sm.conf);
+    sm.conf.n_outgoing = 0;
+    memset(sm.conf.outgoing, 0, sizeof(sm.conf.outgoing));
+    sm.conf.n_addrs = 0;
+    memset(sm.conf.addrs, 0, sizeof(sm.conf.addrs));
+    struct sampan_snapshot_writer *w;
+    assert_int_equal(sampan_storage_snapshot_create(f->st, &sm, &w), 0);
+    assert_int_equal(sampan_snapshot_writer_append(w, "defg", 4), 0);
+    assert_int_equal(sampan_snapshot_writer_finish(w), 0);
+    assert_int_equal(sampan_storage_snapshot_commit(f->st, w), 0);
+    expect_snapshot_meta(f, &sm);
+
+    /* Installed from a chunk: learners and addresses, but no voters. */
+    sm = snap_meta(20, 2);
+    memset(&sm.conf, 0, sizeof(sm.conf));
+    sm.conf.n_learners = 1;
+    sm.conf.learners[0] = 9;
+    sm.conf.n_addrs = 1;
+    sm.conf.addrs[0].id = 9;
+    snprintf(sm.conf.addrs[0].addr, SAMPAN_ADDR_MAX, "10.0.0.9:7000");
+    struct sampan_snapshot_chunk c;
+    memset(&c, 0, sizeof(c));
+    c.meta = sm;
+    c.len = 2;
+    c.data = (uint8_t *)(uintptr_t) "hi";
+    c.done = true;
+    struct sampan_storage_batch b = {0};
+    b.n_chunks = 1;
+    b.chunks = &c;
+    b.install = &sm;
+    assert_int_equal(sampan_storage_persist(f->st, &b), 0);
+    expect_snapshot_meta(f, &sm);
+
+    /* A learner that is also a voter: refused by all three. */
+    char names[8][256];
+    size_t before = sfx_list_files(f, "snap-", ".snap", names, 8);
+    sm = snap_meta(20, 2);
+    conf_example(&sm.conf);
+    sm.conf.learners[1] = sm.conf.voters[0];
+    assert_int_equal(sampan_storage_save_snapshot(f->st, &sm, "x", 1),
+                     SAMPAN_EINVAL);
+    assert_int_equal(sampan_storage_snapshot_create(f->st, &sm, &w),
+                     SAMPAN_EINVAL);
+    c.meta = sm;
+    assert_int_equal(sampan_storage_persist(f->st, &b), SAMPAN_EINVAL);
+    /* So is one with more voters than the header could ever hold. */
+    sm.conf.n_voters = SAMPAN_MAX_VOTERS + 1;
+    assert_int_equal(sampan_storage_save_snapshot(f->st, &sm, "x", 1),
+                     SAMPAN_EINVAL);
+    assert_int_equal(sfx_list_files(f, "snap-", ".snap", names, 8), before);
+    sfx_reopen(f);
+    assert_int_equal(f->state.snapshot.index, 20);
+}
+
 /* A second open of the same directory is refused while the first holds
  * it, with a message naming the directory. */
 static void test_lock(void **state)
@@ -353,18 +445,27 @@ static void test_inspect(void **state)
     assert_int_equal(sfx_append(f, 1, 3, 3, 16), 0);
     struct sampan_snapshot_meta sm = snap_meta(2, 3);
     assert_int_equal(sampan_storage_save_snapshot(f->st, &sm, "abcd", 4), 0);
+    sm.index = 3;
+    conf_example(&sm.conf);
+    assert_int_equal(sampan_storage_save_snapshot(f->st, &sm, "efg", 3), 0);
     sfx_close(f);
-    struct sampan_vfs v;
     char err[256];
-    assert_int_equal(
-        sampan_vfs_posix_open(f->dir, false, true, &v, err, sizeof(err)), 0);
     struct lines *l = calloc(1, sizeof(*l));
     assert_non_null(l);
-    assert_int_equal(
-        sampan_storage_inspect(&v, true, collect_line, l, err, sizeof(err)), 0);
-    sampan_vfs_posix_close(&v);
+    assert_int_equal(sfx_inspect(f, true, collect_line, l, err, sizeof(err)),
+                     0);
     assert_non_null(strstr(l->text, "meta: term 3 vote 2 (meta-a, seq 1)"));
-    assert_non_null(strstr(l->text, "index 2 term 3, 4 bytes, voters 1,2,3"));
+    assert_non_null(strstr(l->text, "index 2 term 3, 4 bytes, voters 1,2,3\n"));
+    /* The whole configuration, where there is more than voters. */
+    char want[512];
+    snprintf(want, sizeof(want),
+             "index 3 term 3, 3 bytes, voters 1,2,4, joint with outgoing "
+             "voters 1,2,3, learners 5+,6,7+ (+: to become voters), "
+             "addresses 1=127.0.0.1:17379 3=node-3.example:17381 "
+             "5=[::1]:17383 7=%.*s\n",
+             (int)SAMPAN_ADDR_MAX - 1,
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    assert_non_null(strstr(l->text, want));
     assert_non_null(strstr(l->text, "seq 1, prev 0/0, indexes 1-3, 1 batch"));
     assert_non_null(strstr(l->text, "  index 3 term 3 NORMAL 16 bytes"));
     free(l);
@@ -437,6 +538,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_save_load_read, sfx_setup,
                                         sfx_teardown),
         cmocka_unit_test_setup_teardown(test_compaction, sfx_setup,
+                                        sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_conf_whole, sfx_setup,
                                         sfx_teardown),
         cmocka_unit_test_setup_teardown(test_keep_snapshots, sfx_setup,
                                         sfx_teardown),

@@ -1,8 +1,10 @@
 /* unit/test_storage_recovery.c: crash and damage handling of the storage
  * layer (src/storage/recover.c) on real files: a torn last batch cut at
  * every byte is truncated, while a damaged batch followed by valid data, a
- * damaged complete last batch, a damaged snapshot or a missing segment are
- * refused with a message naming the file; and the install crash window
+ * damaged complete last batch, a damaged snapshot (its data, its header,
+ * the configuration in its header, a version 1 header) or a missing
+ * segment are refused with a message naming the file; and the install
+ * crash window
  * drops the log a received snapshot replaced, while a locally saved
  * snapshot keeps the log after it. */
 #include <setjmp.h>
@@ -18,9 +20,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "codec/crc32c.h"
+#include "codec/le.h"
 #include "sampan/storage.h"
 #include "storage/format.h"
 
+#include "support/conf_gen.h"
 #include "support/storage_fixture.h"
 
 /* On-disk size of a batch of n entries of len bytes each. */
@@ -256,16 +261,125 @@ static void test_snapshot_crc(void **state)
     sfx_close(f);
     char names[4][256];
     assert_int_equal(sfx_list_files(f, "snap-", ".snap", names, 4), 1);
-    sfx_flip_byte(f, names[0], FMT_SECTOR + 4);
+    sfx_flip_byte(f, names[0], FMT_SNAP_HDR_BYTES + 4);
     assert_int_equal(sfx_open(f), SAMPAN_ECORRUPT);
     assert_non_null(strstr(f->err, names[0]));
-    sfx_flip_byte(f, names[0], FMT_SECTOR + 4);
+    assert_non_null(strstr(f->err, "data checksum mismatch"));
+    sfx_flip_byte(f, names[0], FMT_SNAP_HDR_BYTES + 4);
     sfx_flip_byte(f, names[0], 14);
     assert_int_equal(sfx_open(f), SAMPAN_ECORRUPT);
     assert_non_null(strstr(f->err, names[0]));
     sfx_flip_byte(f, names[0], 14);
     assert_int_equal(sfx_open(f), 0);
     assert_int_equal(f->state.snapshot.index, 3);
+}
+
+/* The one snapshot file of a fresh directory, saved with the example
+ * configuration; its name in name, its bytes returned (*len their size). */
+static uint8_t *conf_snapshot(struct sfx *f, char *name, size_t *len)
+{
+    assert_int_equal(sfx_open(f), 0);
+    assert_int_equal(sfx_append(f, 1, 5, 1, 10), 0);
+    struct sampan_snapshot_meta sm;
+    memset(&sm, 0, sizeof(sm));
+    sm.index = 3;
+    sm.term = 1;
+    conf_example(&sm.conf);
+    assert_int_equal(sampan_storage_save_snapshot(f->st, &sm, "snap", 4), 0);
+    sfx_close(f);
+    char names[4][256];
+    assert_int_equal(sfx_list_files(f, "snap-", ".snap", names, 4), 1);
+    snprintf(name, 256, "%s", names[0]);
+    return sfx_slurp(f, name, len);
+}
+
+/* Writes img as the snapshot file with its header checksum made right
+ * again, and expects open (and inspect) to refuse it naming the file, the
+ * offset and the reason. */
+static void expect_bad_header(struct sfx *f, const char *name, uint8_t *img,
+                              size_t len, const char *off, const char *why)
+{
+    put32(img + FMT_SNAP_HDR_CRC_OFF, crc32c(0, img, FMT_SNAP_HDR_CRC_OFF));
+    sfx_spit(f, name, img, len);
+    assert_int_equal(sfx_open(f), SAMPAN_ECORRUPT);
+    char want[256];
+    snprintf(want, sizeof(want), "file %s, offset %s: %s", name, off, why);
+    if (strstr(f->err, want) == NULL) {
+        fail_msg("got \"%s\", want \"%s\"", f->err, want);
+    }
+    char err[512];
+    assert_int_equal(sfx_inspect(f, false, NULL, NULL, err, sizeof(err)),
+                     SAMPAN_ECORRUPT);
+    assert_non_null(strstr(err, want));
+}
+
+/* A header whose checksum holds but whose configuration does not decode
+ * (each of its own checks, and the bytes around it) is corruption,
+ * reported with the file and the offset. */
+static void test_snapshot_conf_corrupt(void **state)
+{
+    struct sfx *f = *state;
+    char name[256];
+    size_t len;
+    uint8_t *img = conf_snapshot(f, name, &len);
+    uint8_t *good = malloc(len);
+    assert_non_null(good);
+    memcpy(good, img, len);
+    uint32_t conf_len = get32(img + FMT_SNAP_CONF_LEN_OFF);
+    /* The learner 5 (conf offset 12 + 8 * 6) made voter 1. */
+    img[FMT_SNAP_CONF_OFF + 12 + 8 * 6] = 1;
+    expect_bad_header(f, name, img, len, "44",
+                      "configuration in the header: a learner is also a voter");
+    memcpy(img, good, len);
+    img[FMT_SNAP_CONF_OFF] = 9; /* the configuration's format version */
+    expect_bad_header(f, name, img, len, "44",
+                      "configuration in the header: unknown configuration "
+                      "format version");
+    memcpy(img, good, len);
+    put32(img + FMT_SNAP_CONF_LEN_OFF, conf_len - 1);
+    expect_bad_header(f, name, img, len, "44",
+                      "configuration in the header: member address past the "
+                      "end or too long");
+    memcpy(img, good, len);
+    put32(img + FMT_SNAP_CONF_LEN_OFF, conf_len + 1); /* one zero byte more */
+    expect_bad_header(f, name, img, len, "44",
+                      "configuration in the header: trailing bytes after the "
+                      "configuration");
+    memcpy(img, good, len);
+    put32(img + FMT_SNAP_CONF_LEN_OFF, SAMPAN_MEMBERSHIP_MAX_BYTES + 1);
+    expect_bad_header(f, name, img, len, "40",
+                      "snapshot configuration length out of range");
+    memcpy(img, good, len);
+    img[FMT_SNAP_HDR_CRC_OFF - 1] = 1;
+    char off[32];
+    snprintf(off, sizeof(off), "%u", FMT_SNAP_HDR_CRC_OFF - 1);
+    expect_bad_header(f, name, img, len, off,
+                      "non-zero bytes after the snapshot configuration");
+    /* Put back as it was, it opens with the whole configuration. */
+    sfx_spit(f, name, good, len);
+    assert_int_equal(sfx_open(f), 0);
+    struct sampan_membership want;
+    conf_example(&want);
+    assert_conf_equal(&f->state.snapshot.conf, &want);
+    free(good);
+    free(img);
+}
+
+/* A version 1 snapshot (a 512-byte header, voter ids only) is refused by
+ * name, not misread and not mistaken for a torn file. */
+static void test_snapshot_version_1(void **state)
+{
+    struct sfx *f = *state;
+    char name[256];
+    size_t len;
+    uint8_t *img = conf_snapshot(f, name, &len);
+    put32(img + 8, 1);
+    sfx_spit(f, name, img, 600); /* as long as a version 1 file could be */
+    assert_int_equal(sfx_open(f), SAMPAN_ECORRUPT);
+    assert_non_null(strstr(f->err, name));
+    assert_non_null(strstr(f->err, "offset 8: snapshot format version 1 is "
+                                   "no longer read"));
+    free(img);
 }
 
 /* Deleting a middle segment is detected. */
@@ -366,13 +480,8 @@ static void test_inspect_read_only(void **state)
     uint8_t *img = sfx_slurp(f, seg, &len);
     memset(img + FMT_SECTOR + bsize(1, 40) + 30, 0, FMT_SECTOR - 30);
     sfx_spit(f, seg, img, len);
-    struct sampan_vfs v;
     char err[256];
-    assert_int_equal(
-        sampan_vfs_posix_open(f->dir, false, true, &v, err, sizeof(err)), 0);
-    assert_int_equal(
-        sampan_storage_inspect(&v, false, NULL, NULL, err, sizeof(err)), 0);
-    sampan_vfs_posix_close(&v);
+    assert_int_equal(sfx_inspect(f, false, NULL, NULL, err, sizeof(err)), 0);
     size_t len2;
     uint8_t *after = sfx_slurp(f, seg, &len2);
     assert_int_equal(len, len2);
@@ -399,6 +508,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_closed_segment_crc, sfx_setup,
                                         sfx_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_crc, sfx_setup,
+                                        sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_conf_corrupt, sfx_setup,
+                                        sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_version_1, sfx_setup,
                                         sfx_teardown),
         cmocka_unit_test_setup_teardown(test_missing_segment, sfx_setup,
                                         sfx_teardown),

@@ -210,3 +210,15 @@ void sfx_flip_byte(const struct sfx *f, const char *name, size_t off)
     sfx_spit(f, name, buf, len);
     free(buf);
 }
+
+int sfx_inspect(const struct sfx *f, bool dump,
+                void (*emit)(void *arg, const char *line), void *arg, char *err,
+                size_t errlen)
+{
+    struct sampan_vfs v;
+    assert_int_equal(
+        sampan_vfs_posix_open(f->dir, false, true, &v, err, errlen), 0);
+    int rc = sampan_storage_inspect(&v, dump, emit, arg, err, errlen);
+    sampan_vfs_posix_close(&v);
+    return rc;
+}

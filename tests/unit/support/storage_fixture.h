@@ -53,5 +53,10 @@ void sfx_spit(const struct sfx *f, const char *name, const uint8_t *buf,
               size_t len);
 /* Flips every bit of the byte at off in the file. */
 void sfx_flip_byte(const struct sfx *f, const char *name, size_t off);
+/* sampan_storage_inspect() of f->dir (the storage closed) through a
+ * read-only vfs, as `sampan storage check` runs it; its result. */
+int sfx_inspect(const struct sfx *f, bool dump,
+                void (*emit)(void *arg, const char *line), void *arg, char *err,
+                size_t errlen);
 
 #endif
