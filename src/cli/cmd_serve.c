@@ -106,11 +106,13 @@ static int parse_member_line(const char *line, struct server_peer *p)
     return 0;
 }
 
-/* --join: asks a member for the member list (with peer addresses), which
- * must already name this node (`sampan member add` first). */
-static int fetch_members(const char *addr, struct server_config *cfg, char *why,
-                         size_t whylen)
+/* --join: asks a member for the member list, which must already name
+ * this node (`sampan member add` first), and (unless --peers gave them,
+ * e.g. routes through proxies) takes the members' peer addresses from it. */
+static int fetch_members(const char *addr, struct server_config *cfg,
+                         bool keep_peers, char *why, size_t whylen)
 {
+    struct server_config given = *cfg;
     char err[512];
     for (int waited = 0;; waited += 500) {
         const char *args[] = {"MEMBER", "LIST"};
@@ -138,6 +140,10 @@ static int fetch_members(const char *addr, struct server_config *cfg, char *why,
         }
         resp_client_reply_free(r);
         if (self) {
+            if (keep_peers) {
+                memcpy(cfg->peers, given.peers, sizeof(cfg->peers));
+                cfg->n_peers = given.n_peers;
+            }
             return 0;
         }
         if (waited >= JOIN_WAIT_MS) {
@@ -223,13 +229,8 @@ static int run_serve(int argc, char **argv)
             return cli_usage_error(&cli_cmd_serve, why);
         }
     }
-    if (join != NULL && peers_given) {
-        return cli_usage_error(&cli_cmd_serve,
-                               "--join and --peers exclude each other: a "
-                               "joining node learns the members");
-    }
     if (join != NULL) {
-        if (fetch_members(join, &cfg, why, sizeof(why)) != 0) {
+        if (fetch_members(join, &cfg, peers_given, why, sizeof(why)) != 0) {
             fprintf(stderr, "sampan: serve: %s\n", why);
             return CLI_EXIT_FAIL;
         }
@@ -255,8 +256,9 @@ const struct cli_command cli_cmd_serve = {
     .summary = "run a node (alone: a one-node cluster on 127.0.0.1:7379)",
     .usage = "sampan serve [--id N] [--data-dir DIR] [--listen HOST:PORT]\n"
              "      [--peer-listen HOST:PORT] [--peers 1=HOST:PORT,2=...]\n"
-             "      [--join CLIENT-HOST:PORT] (instead of --peers: a node\n"
-             "       added with `sampan member add` joins the cluster)\n"
+             "      [--join CLIENT-HOST:PORT] (a node added with `sampan\n"
+             "       member add` joins; --peers then only says where\n"
+             "       members are, else they are learned from the member)\n"
              "      [--cluster-id N] [--election-ms MS] [--heartbeat-ms MS]\n"
              "      [--tick-ms MS] [--snapshot-every N]\n"
              "      [--request-timeout-ms MS] [--max-clients N]",
