@@ -26,7 +26,8 @@ static int rebuild_slots(struct sampan_raft *r,
     bool granted[PRS_MAX];
     bool rejected[PRS_MAX];
     bool kept[PRS_MAX] = {false};
-    bool fresh[PRS_MAX] = {false};
+    bool fresh[PRS_MAX] = {false};     /* new to the leader: send to it */
+    bool allocated[PRS_MAX] = {false}; /* made here: freed on failure  */
     uint64_t want[CONF_LISTED_MAX + 1];
     size_t n_want = 0;
     want[n_want++] = r->id;
@@ -44,14 +45,24 @@ static int rebuild_slots(struct sampan_raft *r,
         rejected[n] = slot >= 0 && r->votes_rejected[slot];
         if (slot >= 0) {
             np[n] = r->prs[slot];
-            np[n].departing = false;
             kept[slot] = true;
+            if (np[n].departing) {
+                /* Removed, then added again: perhaps a new process on an
+                 * empty disk. Its old match index says nothing about what
+                 * it holds now (Figure 2's matchIndex is reinitialized for
+                 * a new member), and counting it could commit entries a
+                 * majority does not hold. */
+                np[n].departing = false;
+                progress_reset(&np[n], log_last_index(&r->log) + 1);
+                np[n].last_heard = r->ticks;
+                fresh[n] = true;
+            }
         } else {
             int rv = progress_init(&np[n], want[w], r->cfg.max_inflight_msgs,
                                    r->cfg.max_inflight_bytes);
             if (rv != 0) {
                 for (size_t i = 0; i < n; i++) {
-                    if (fresh[i]) {
+                    if (allocated[i]) {
                         progress_destroy(&np[i]);
                     }
                 }
@@ -59,7 +70,7 @@ static int rebuild_slots(struct sampan_raft *r,
             }
             progress_reset(&np[n], log_last_index(&r->log) + 1);
             np[n].last_heard = r->ticks; /* a full timeout to answer */
-            fresh[n] = true;
+            fresh[n] = allocated[n] = true;
         }
         n++;
     }

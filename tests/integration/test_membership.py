@@ -5,6 +5,7 @@ lost write, removing the leader, replacing a killed node with a fresh one,
 learners, leadership transfer, and the refusals an operator can run into.
 """
 
+import os
 import threading
 import time
 
@@ -213,3 +214,37 @@ def test_refusals(cluster):
     assert node.proc.wait(timeout=scaled(20)) == 1
     with open(node.log_path, "rb") as f:
         assert b"not a member; add it first" in f.read()
+
+
+def test_recover_a_node_whose_disk_was_corrupted(cluster):
+    """docs/operations.md "A node whose disk was corrupted": it refuses to
+    start; remove it, set its data aside, add it again, start it with
+    --join; it catches up from the others."""
+    cluster.start(3)
+    c = cluster.client(1)
+    for i in range(300):
+        retry(lambda: c.set("k%d" % i, "v%d" % i))
+    victim = [i for i in (1, 2, 3) if i != cluster.leader()][0]
+    via = [i for i in (1, 2, 3) if i != victim][0]
+    cluster.stop(victim)
+    d = cluster.nodes[victim].data_dir
+    wal = sorted(f for f in os.listdir(d) if f.startswith("wal-"))[0]
+    with open(os.path.join(d, wal), "r+b") as f:
+        f.seek(512 + 40)  # inside the first batch: later batches follow
+        b = f.read(1)
+        f.seek(512 + 40)
+        f.write(bytes([b[0] ^ 0xFF]))
+    cluster._spawn(victim)
+    assert cluster.nodes[victim].proc.wait(timeout=scaled(10)) == 1
+    with open(cluster.nodes[victim].log_path, "rb") as f:
+        assert b"cannot start" in f.read()
+    # The documented sequence.
+    cli_ok(cluster, "member", "remove", victim, "--addr", "127.0.0.1:%d" % cluster.port(via))
+    os.rename(d, d + ".broken")
+    cli_ok(cluster, "member", "add", victim, "127.0.0.1:%d" % cluster.nodes[victim].peer_port,
+           "--addr", "127.0.0.1:%d" % cluster.port(via))
+    cluster.nodes[victim].join = cluster.port(via)
+    cluster._spawn(victim)
+    cluster.wait_listening(victim)
+    wait_until(lambda: voters(cluster, via) == [1, 2, 3], 15, what="the node promoted again")
+    check_all_present(cluster, victim, {"k%d" % i: "v%d" % i for i in range(300)})
