@@ -88,13 +88,17 @@ struct sampan_storage_batch {
  * returns only once all of it is synced. Any error is fatal for the node
  * (fail-stop: never retry a failed fsync). Errors: SAMPAN_EIO,
  * SAMPAN_ENOSPC, SAMPAN_EINVAL (entries not consecutive, an install whose
- * chunks were not all received), SAMPAN_ENOMEM. */
+ * chunks were not all received or whose configuration fails
+ * sampan_membership_validate), SAMPAN_ENOMEM. */
 int sampan_storage_persist(struct sampan_storage *st,
                            const struct sampan_storage_batch *b);
 
 /* Saves a snapshot the application made of its state at meta->index (which
  * must be in the log or the current snapshot), then removes WAL segments
- * wholly before it and snapshots beyond keep_snapshots. `data` borrowed. */
+ * wholly before it and snapshots beyond keep_snapshots. `data` borrowed.
+ * The file keeps meta->conf whole (docs/disk-format.md); a configuration
+ * failing sampan_membership_validate is SAMPAN_EINVAL, here and at
+ * sampan_storage_snapshot_create, before any file is written. */
 int sampan_storage_save_snapshot(struct sampan_storage *st,
                                  const struct sampan_snapshot_meta *meta,
                                  const void *data, size_t len);
