@@ -9,72 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/resp_client.h"
 #include "server/server.h"
 #include "util/hostport.h"
-
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (s == NULL || *s == '\0' || *s == '-') {
-        return -1;
-    }
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* "1=HOST:PORT,2=HOST:PORT,...": how this node reaches each member. */
-static int parse_peers(const char *s, struct server_config *cfg, char *why,
-                       size_t whylen)
-{
-    char buf[4096];
-    if (strlen(s) >= sizeof(buf)) {
-        snprintf(why, whylen, "--peers is too long");
-        return -1;
-    }
-    strcpy(buf, s);
-    cfg->n_peers = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
-         tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        struct server_peer *p = &cfg->peers[cfg->n_peers];
-        if (cfg->n_peers == SAMPAN_MAX_VOTERS) {
-            snprintf(why, whylen, "--peers: at most %u members",
-                     (unsigned)SAMPAN_MAX_VOTERS);
-            return -1;
-        }
-        if (eq == NULL) {
-            snprintf(why, whylen, "--peers: '%s' is not ID=HOST:PORT", tok);
-            return -1;
-        }
-        *eq = '\0';
-        if (parse_u64(tok, 1, UINT32_MAX, &p->id) ||
-            hostport_parse(eq + 1, p->host, sizeof(p->host), &p->port)) {
-            snprintf(why, whylen, "--peers: '%s=%s' is not ID=HOST:PORT", tok,
-                     eq + 1);
-            return -1;
-        }
-        for (size_t i = 0; i < cfg->n_peers; i++) {
-            if (cfg->peers[i].id == p->id) {
-                snprintf(why, whylen, "--peers: member %" PRIu64 " twice",
-                         p->id);
-                return -1;
-            }
-        }
-        cfg->n_peers++;
-    }
-    if (cfg->n_peers == 0) {
-        snprintf(why, whylen, "--peers lists no members");
-        return -1;
-    }
-    return 0;
-}
 
 /* How long --join keeps asking for a member list that names this node
  * (the node that took `member add` may be ahead of the one asked). */
@@ -99,7 +38,7 @@ static int parse_member_line(const char *line, struct server_peer *p)
     idbuf[idlen] = '\0';
     memcpy(addrbuf, addr + 6, alen);
     addrbuf[alen] = '\0';
-    if (parse_u64(idbuf, 1, UINT32_MAX, &p->id) != 0 ||
+    if (cli_parse_u64(idbuf, 1, UINT32_MAX, &p->id) != 0 ||
         hostport_parse(addrbuf, p->host, sizeof(p->host), &p->port) != 0) {
         return -1;
     }
@@ -184,9 +123,9 @@ static int run_serve(int argc, char **argv)
         if (strcmp(flag, "--join") == 0) {
             join = v;
         } else if (strcmp(flag, "--id") == 0) {
-            bad = parse_u64(v, 1, UINT32_MAX, &cfg.id);
+            bad = cli_parse_u64(v, 1, UINT32_MAX, &cfg.id);
         } else if (strcmp(flag, "--cluster-id") == 0) {
-            bad = parse_u64(v, 1, UINT64_MAX, &cfg.cluster_id);
+            bad = cli_parse_u64(v, 1, UINT64_MAX, &cfg.cluster_id);
         } else if (strcmp(flag, "--data-dir") == 0) {
             bad = strlen(v) == 0 || strlen(v) >= sizeof(cfg.data_dir);
             if (!bad) {
@@ -199,26 +138,26 @@ static int run_serve(int argc, char **argv)
             bad = hostport_parse(v, cfg.peer_host, sizeof(cfg.peer_host),
                                  &cfg.peer_port);
         } else if (strcmp(flag, "--peers") == 0) {
-            if (parse_peers(v, &cfg, why, sizeof(why)) != 0) {
+            if (cli_parse_peers(v, &cfg, why, sizeof(why)) != 0) {
                 return cli_usage_error(&cli_cmd_serve, why);
             }
             peers_given = true;
         } else if (strcmp(flag, "--election-ms") == 0) {
-            bad = parse_u64(v, 20, 60000, &n);
+            bad = cli_parse_u64(v, 20, 60000, &n);
             cfg.election_ms = (uint32_t)n;
         } else if (strcmp(flag, "--heartbeat-ms") == 0) {
-            bad = parse_u64(v, 1, 10000, &n);
+            bad = cli_parse_u64(v, 1, 10000, &n);
             cfg.heartbeat_ms = (uint32_t)n;
         } else if (strcmp(flag, "--tick-ms") == 0) {
-            bad = parse_u64(v, 1, 1000, &n);
+            bad = cli_parse_u64(v, 1, 1000, &n);
             cfg.tick_ms = (uint32_t)n;
         } else if (strcmp(flag, "--snapshot-every") == 0) {
-            bad = parse_u64(v, 0, UINT64_MAX, &cfg.snapshot_every);
+            bad = cli_parse_u64(v, 0, UINT64_MAX, &cfg.snapshot_every);
         } else if (strcmp(flag, "--request-timeout-ms") == 0) {
-            bad = parse_u64(v, 10, 600000, &n);
+            bad = cli_parse_u64(v, 10, 600000, &n);
             cfg.request_timeout_ms = (uint32_t)n;
         } else if (strcmp(flag, "--max-clients") == 0) {
-            bad = parse_u64(v, 1, 1000000, &n);
+            bad = cli_parse_u64(v, 1, 1000000, &n);
             cfg.max_clients = (uint32_t)n;
         } else {
             snprintf(why, sizeof(why), "unknown flag '%s'", flag);
