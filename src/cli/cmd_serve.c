@@ -52,18 +52,18 @@ static int fetch_members(const char *addr, struct server_config *cfg,
                          bool keep_peers, char *why, size_t whylen)
 {
     struct server_config given = *cfg;
-    char err[512];
+    char err[256];
     for (int waited = 0;; waited += 500) {
         const char *args[] = {"MEMBER", "LIST"};
         struct resp_client_reply *r = NULL;
         if (resp_client_call(addr, 2, args, 5000, 5000, &r, err, sizeof(err)) !=
             0) {
-            snprintf(why, whylen, "--join %s: %s", addr, err);
+            snprintf(why, whylen, "--join %.128s: %s", addr, err);
             return -1;
         }
         if (r->type != RESP_CLIENT_ARRAY) {
-            snprintf(why, whylen, "--join %s: MEMBER LIST answered %s", addr,
-                     r->type == RESP_CLIENT_ERROR ? r->str : "oddly");
+            snprintf(why, whylen, "--join %.128s: MEMBER LIST answered %.256s",
+                     addr, r->type == RESP_CLIENT_ERROR ? r->str : "oddly");
             resp_client_reply_free(r);
             return -1;
         }
@@ -87,9 +87,9 @@ static int fetch_members(const char *addr, struct server_config *cfg,
         }
         if (waited >= JOIN_WAIT_MS) {
             snprintf(why, whylen,
-                     "--join %s: node %" PRIu64 " is not a member; add it "
+                     "--join %.128s: node %" PRIu64 " is not a member; add it "
                      "first: sampan member add %" PRIu64
-                     " PEER-HOST:PORT --addr %s",
+                     " PEER-HOST:PORT --addr %.128s",
                      addr, cfg->id, cfg->id, addr);
             return -1;
         }
