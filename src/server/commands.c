@@ -429,6 +429,8 @@ void command_run(struct conn *c, const struct resp_request *req, uint64_t slot)
         reply_simple(c, slot, "OK");
     } else if (resp_arg_is(req, 0, "SEQ")) {
         run_seq(c, req, slot);
+    } else if (resp_arg_is(req, 0, "SNAPSHOT")) {
+        backup_command(c, req, slot); /* backup.c */
     } else if (resp_arg_is(req, 0, "MEMBER")) {
         members_command(c, req, slot);
     } else if (resp_arg_is(req, 0, "TRANSFERLEADER")) {

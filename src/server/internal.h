@@ -28,6 +28,7 @@ struct pending {
     uint64_t deadline_ms;
     bool is_read;
     bool counted; /* counted in its connection's *_in_flight */
+    bool backup;  /* a read index for SNAPSHOT BEGIN (backup.c) */
     /* Reads: the command, copied (argv point into argbuf). */
     size_t argc;
     struct kv_slice *argv;
@@ -124,6 +125,7 @@ struct server {
     bool stopping;
     uint64_t stop_deadline_ms;
     struct snap_job *snap_job;         /* a snapshot being written, or NULL */
+    struct backup_set *backups;        /* SNAPSHOT transfers (backup.c) */
     uint64_t snapshots;                /* written so far (INFO)              */
     uint64_t log_bytes_since_snapshot; /* applied entry bytes, for the
                                         * snapshot policy (maybe_snapshot) */
@@ -184,5 +186,16 @@ void conn_request_done(struct conn *c, bool is_read);
 void command_run(struct conn *c, const struct resp_request *req, uint64_t slot);
 /* Encodes a kv result as RESP into o. */
 int command_result(struct resp_out *o, const struct kv_result *r);
+
+/* backup.c: SNAPSHOT BEGIN / READ / END. backup_start creates the handle
+ * table and its sweep timer on s->loop (0 or SAMPAN_ENOMEM); backup_stop
+ * frees every handle and closes the timer (safe without a start). */
+int backup_start(struct server *s);
+void backup_stop(struct server *s);
+void backup_command(struct conn *c, const struct resp_request *req,
+                    uint64_t slot);
+/* The read index of a SNAPSHOT BEGIN (p->backup) is applied: answers it
+ * and drops p. */
+void backup_read_ready(struct server *s, struct pending *p);
 
 #endif

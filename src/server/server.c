@@ -193,6 +193,10 @@ static void io_read_ready(void *ctx, uint64_t context, uint64_t index)
     if (p == NULL || !p->is_read) {
         return; /* timed out meanwhile */
     }
+    if (p->backup) {
+        backup_read_ready(s, p);
+        return;
+    }
     struct conn *c = conn_find(s, p->conn_id);
     if (c != NULL) {
         struct kv_result r;
@@ -454,6 +458,7 @@ static void stop_now(struct server *s)
         uv_close((uv_handle_t *)&s->sigint, closed_noop);
         uv_close((uv_handle_t *)&s->sigterm, closed_noop);
     }
+    backup_stop(s);
     if (s->transport != NULL) {
         sampan_transport_close(s->transport, transport_closed, NULL);
         s->transport = NULL;
@@ -601,6 +606,11 @@ static int start(struct server *s, char *err, size_t errlen)
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     s->handles_init = true;
+    rv = backup_start(s);
+    if (rv != 0) {
+        snprintf(err, errlen, "out of memory");
+        return rv;
+    }
     if (cfg->n_peers == 1 && !cfg->join) {
         sampan_node_campaign(s->node); /* alone: lead at once */
     }
