@@ -47,6 +47,7 @@ extern const struct cli_command cli_cmd_storage;
 extern const struct cli_command cli_cmd_serve;
 extern const struct cli_command cli_cmd_cluster;
 extern const struct cli_command cli_cmd_status;
+extern const struct cli_command cli_cmd_snapshot; /* save, restore, status */
 /* cmd_member.c: member, transfer-leader. */
 extern const struct cli_command cli_cmd_member, cli_cmd_transfer_leader;
 /* cmd_client.c: get, set, del, incr, append. */

@@ -16,8 +16,8 @@ const struct cli_command *const *cli_commands(size_t *n)
         &cli_cmd_set,     &cli_cmd_del,
         &cli_cmd_incr,    &cli_cmd_append,
         &cli_cmd_member,  &cli_cmd_transfer_leader,
-        &cli_cmd_storage, &cli_cmd_version,
-        &cli_cmd_help,
+        &cli_cmd_storage, &cli_cmd_snapshot,
+        &cli_cmd_version, &cli_cmd_help,
     };
     *n = sizeof(table) / sizeof(table[0]);
     return table;
