@@ -430,6 +430,13 @@ void fx_step_append(struct sampan_raft *r, uint64_t from, uint64_t term,
         ents[i].len = (uint32_t)strlen(data[i]);
         ents[i].data = (uint8_t *)(uintptr_t)data[i];
     }
+    fx_step_entries(r, from, term, prev, prev_term, commit, ents, n);
+}
+
+void fx_step_entries(struct sampan_raft *r, uint64_t from, uint64_t term,
+                     uint64_t prev, uint64_t prev_term, uint64_t commit,
+                     struct sampan_entry *ents, size_t n)
+{
     struct sampan_msg m =
         fx_msg(SAMPAN_MSG_APPEND, from, fx_status(r).id, term);
     m.index = prev;

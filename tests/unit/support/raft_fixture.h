@@ -88,6 +88,10 @@ uint64_t fx_term_at(const struct sampan_raft *r, uint64_t index);
 void fx_step_append(struct sampan_raft *r, uint64_t from, uint64_t term,
                     uint64_t prev, uint64_t prev_term, uint64_t commit,
                     const uint64_t *terms, size_t n, const char *const *data);
+/* The same with entries the caller built (any types; borrowed). */
+void fx_step_entries(struct sampan_raft *r, uint64_t from, uint64_t term,
+                     uint64_t prev, uint64_t prev_term, uint64_t commit,
+                     struct sampan_entry *ents, size_t n);
 /* Steps m and asserts success. */
 void fx_step(struct sampan_raft *r, const struct sampan_msg *m);
 
