@@ -23,7 +23,8 @@
 /* Above the server's default request timeout (5 s): BEGIN waits for a
  * read index like a read does. */
 #define SAVE_TIMEOUT_MS 10000
-/* BEGIN is retried while it gets TRYAGAIN (an election) or BUSY. */
+/* BEGIN is retried while it gets TRYAGAIN (an election), BUSY, or a
+ * TIMEOUT of its read index: none of them took a snapshot. */
 #define SAVE_RETRY_MS 100
 #define SAVE_RETRY_TOTAL_MS 5000
 
@@ -76,7 +77,8 @@ static int is_retryable(const struct resp_client_reply *r)
 {
     return r->type == RESP_CLIENT_ERROR &&
            (strncmp(r->str, "TRYAGAIN ", 9) == 0 ||
-            strncmp(r->str, "BUSY ", 5) == 0);
+            strncmp(r->str, "BUSY ", 5) == 0 ||
+            strncmp(r->str, "TIMEOUT ", 8) == 0);
 }
 
 static int reply_uint(const struct resp_client_reply *r, uint64_t *out)
