@@ -63,8 +63,7 @@ static uint64_t decode_batch(const uint8_t *buf, size_t len)
     for (uint32_t i = 0; i < h.n_records; i++) {
         const struct sampan_entry *e = &ents[i];
         FUZZ_CHECK(e->index == h.first_index + i && e->index != 0);
-        FUZZ_CHECK(e->type == SAMPAN_ENTRY_NORMAL ||
-                   e->type == SAMPAN_ENTRY_NOOP);
+        FUZZ_CHECK(sampan_entry_type_known(e->type));
         FUZZ_CHECK((e->len == 0) == (e->data == NULL));
         if (e->len > 0) {
             FUZZ_CHECK(e->data >= buf + FMT_BATCH_HDR &&
