@@ -2,12 +2,22 @@
 with its own data directory and log file, every directed peer link routed
 through a proxy Link (proxy.py) owned by the harness.
 
-Every process is started here and kept by its Popen handle; shutdown()
-kills and waits for exactly those. Nothing else is ever signalled.
+Every process is started here and kept by its handle (the nodes' Popen
+objects, the membership CLI's asyncio processes); shutdown() kills and
+waits for exactly those. Nothing else is ever signalled.
+
+With the membership lane on (Db.membership), a node may leave the
+cluster: the harness then knows it is out (Node.removed) and never
+restarts it with its old data, and some exits are expected rather than
+failures (Db.expected_exit): a removed node that says so and exits 0, a
+node refusing data that its own log or marker rules out after a removal
+was asked, a node started with --join that could not ask its join
+address. A node wiped and added again (Node.joined) restarts with --join.
 """
 
 import asyncio
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -18,6 +28,13 @@ from sampan_testlib import free_ports, parse_info, sanitizer_lines
 
 SECTOR = 512
 BATCH_MAGIC = b"BTCH"
+
+# What a node logs when a committed configuration leaves it out (it then
+# writes DATA_DIR/REMOVED and exits 0), and its startup refusals after that.
+REMOVED_LINE = "removed from the cluster by the configuration at index"
+REFUSED_MARKED = "was removed from its cluster"
+REFUSED_NOT_MEMBER = "is not a member of the configuration in"
+JOIN_FAILED = "sampan: serve: --join"
 
 
 class Node:
@@ -31,6 +48,10 @@ class Node:
         self.procs = []  # every process started for this node
         self.paused = False
         self.log = None
+        self.starts = {}  # Popen -> (log offset at its start, its --join port)
+        self.removed = False  # out of the cluster as far as the harness knows
+        self.remove_asked = False  # a removal was asked since it last joined
+        self.joined = False  # wiped and added again: restarts use --join
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -62,10 +83,15 @@ class Db:
                     k += 1
         self.procs = []  # every Popen started, for shutdown
         self.expected_exits = set()  # Popen objects we killed on purpose
+        self.membership = False  # the membership lane runs: nodes may leave
+        self.exit_notes = []  # expected exits, for the nemesis log
+        self.cli_procs = set()  # running `sampan member ...` processes
 
     # ---- processes ------------------------------------------------------
 
-    def args(self, i):
+    def args(self, i, join=None):
+        """`sampan serve` for node i; join: a member's client port, for
+        --join (--peers then only routes each member through its proxy)."""
         node = self.nodes[i]
         peers = []
         for j in sorted(self.nodes):
@@ -80,20 +106,40 @@ class Db:
                 "--election-ms", str(o["election_ms"]),
                 "--heartbeat-ms", str(o["heartbeat_ms"]),
                 "--request-timeout-ms", str(o["request_timeout_ms"]),
-                "--snapshot-every", str(o["snapshot_every"])]
+                "--snapshot-every", str(o["snapshot_every"])] + (
+                    ["--join", "127.0.0.1:%d" % join] if join else [])
 
-    def spawn(self, i):
+    def spawn(self, i, join=None):
         node = self.nodes[i]
         assert not node.running(), "node %d already running" % i
         if node.log is None:
             node.log = open(node.log_path, "ab")
-        node.log.write(("---- start: %s\n" % " ".join(self.args(i))).encode())
+        args = self.args(i, join)
+        node.log.write(("---- start: %s\n" % " ".join(args)).encode())
         node.log.flush()
-        node.proc = subprocess.Popen(self.args(i), stdin=subprocess.DEVNULL,
+        offset = node.log.tell()
+        node.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=node.log, stderr=subprocess.STDOUT)
         node.paused = False
+        node.starts[node.proc] = (offset, join)
         node.procs.append(node.proc)
         self.procs.append(node.proc)
+
+    def wipe(self, i):
+        """Empties a stopped node's data directory (REMOVED marker too)."""
+        node = self.nodes[i]
+        assert not node.running(), "wipe of a running node"
+        shutil.rmtree(node.data_dir, ignore_errors=True)
+        os.makedirs(node.data_dir, exist_ok=True)
+
+    def is_out(self, i):
+        """Whether node i is out of the cluster as far as the harness knows
+        (its removal was acknowledged, it said so, or its data directory
+        carries the REMOVED marker)."""
+        node = self.nodes[i]
+        if not node.removed and os.path.exists(os.path.join(node.data_dir, "REMOVED")):
+            node.removed = True
+        return node.removed
 
     def kill(self, i):
         """kill -9, and wait for the process to be gone."""
@@ -118,15 +164,67 @@ class Db:
 
     def take_unexpected_exits(self):
         """Reports (once each) of processes that ended without the harness
-        killing them, with the end of the node's log."""
+        killing them, with the end of the node's log. Exits the membership
+        lane explains go to exit_notes instead (take_exit_notes)."""
         out = []
         for i, node in self.nodes.items():
             for p in node.procs:
                 if p.poll() is not None and p not in self.expected_exits:
                     self.expected_exits.add(p)  # reported now
-                    out.append("node %d exited on its own (exit status %s):\n%s"
-                               % (i, p.returncode, self.log_tail(i)))
+                    ok, why = self.expected_exit(i, p)
+                    if ok:
+                        self.exit_notes.append("node %d exited (status %d): %s"
+                                               % (i, p.returncode, why))
+                    else:
+                        out.append("node %d exited on its own (exit status %s)%s:\n%s"
+                                   % (i, p.returncode, why and ": " + why,
+                                      self.log_tail(i)))
         return out
+
+    def take_exit_notes(self):
+        notes, self.exit_notes = self.exit_notes, []
+        return notes
+
+    def proc_log(self, i, p):
+        """What process p of node i wrote to the node's log."""
+        node = self.nodes[i]
+        start = node.starts[p][0]
+        later = [o for o, _ in node.starts.values() if o > start]
+        try:
+            with open(node.log_path, "rb") as f:
+                f.seek(start)
+                data = f.read(min(later) - start if later else -1)
+        except OSError:
+            return ""
+        return data.decode(errors="replace")
+
+    def expected_exit(self, i, p):
+        """(expected?, why) for a process of node i that ended on its own.
+        Only the membership lane expects exits; a node that says it was
+        removed, or refuses its data as a removed node's, when no removal
+        of it was asked since it joined is a failure."""
+        if not self.membership:
+            return False, ""
+        node = self.nodes[i]
+        text = self.proc_log(i, p)
+
+        def line(mark):
+            return next(l for l in text.splitlines() if mark in l).strip()
+        if p.returncode == 0 and REMOVED_LINE in text:
+            node.removed = True
+            if node.remove_asked:
+                return True, line(REMOVED_LINE)
+            return False, "it says it was removed, but no removal of it was asked"
+        for mark in (REFUSED_MARKED, REFUSED_NOT_MEMBER):
+            if p.returncode == 1 and mark in text:
+                if node.remove_asked:
+                    node.removed = True
+                    return True, "refused to start: " + line(mark)
+                return False, ("it refused to start as a removed node, but no "
+                               "removal of it was asked")
+        if p.returncode == 1 and node.starts[p][1] and JOIN_FAILED in text:
+            return True, "could not join: " + line(JOIN_FAILED)
+        return False, ""
 
     async def start(self):
         for link in self.links.values():
@@ -159,6 +257,10 @@ class Db:
 
     async def shutdown(self):
         """Kills every process this Db started and closes every proxy."""
+        for p in list(self.cli_procs):
+            if p.returncode is None:
+                p.kill()
+                await p.wait()
         for p in self.procs:
             if p.poll() is None:
                 self.expected_exits.add(p)
@@ -193,7 +295,7 @@ class Db:
         reports, or None."""
         best, max_term = None, 0
         for i, node in self.nodes.items():
-            if not node.running() or node.paused:
+            if not node.running() or node.paused or node.removed:
                 continue
             try:
                 inf = await self.info(i)
@@ -206,6 +308,42 @@ class Db:
         if best is not None and best[1] >= max_term:
             return best[0]
         return None
+
+    async def member_list(self, i, timeout=1.0):
+        """MEMBER LIST of node i: {id: {"role": .., "leader": "yes"|"no", ..}}.
+        Raises OSError or asyncio.TimeoutError when it does not answer."""
+        conn = await RespConn.open(self.nodes[i].port, timeout)
+        try:
+            reply = await conn.call("MEMBER", "LIST", timeout=timeout)
+        finally:
+            conn.close()
+        if not isinstance(reply, list):
+            raise OSError("MEMBER LIST failed on node %d: %r" % (i, reply))
+        out = {}
+        for line in reply:
+            fields = dict(kv.split("=", 1) for kv in line.decode().split() if "=" in kv)
+            out[int(fields.pop("id"))] = fields
+        return out
+
+    async def cli(self, args, timeout):
+        """Runs `sampan ARGS...` (the operator's CLI); returns (exit status,
+        its output, one line) or (None, why) when it did not finish within
+        timeout seconds (it is then killed)."""
+        proc = await asyncio.create_subprocess_exec(
+            self.binary, *map(str, args), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.cli_procs.add(proc)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return None, "no answer within %.0fs (the CLI was killed)" % timeout
+        finally:
+            self.cli_procs.discard(proc)
+        text = " / ".join(l.strip() for l in out.decode(errors="replace").splitlines()
+                          if l.strip())
+        return proc.returncode, text.replace("sampan: ", "")
 
     async def wait_listening(self, i, timeout):
         node = self.nodes[i]

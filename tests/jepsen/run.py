@@ -2,7 +2,8 @@
 """Black-box fault runs of real `sampan serve` clusters (Jepsen-style).
 
   run.py run [--seed S] [--nodes 3|5] [--workload register|append]
-             [--nemesis kill,pause,torn,partition,slow|all] [--duration SEC]
+             [--nemesis kill,pause,torn,partition,slow,membership|all]
+             [--duration SEC]
       one run; prints its seed, nemesis schedule and the command that
       replays it, then the result. Exit 1 on any anomaly.
   run.py ci [--seed S] [--duration SEC]
@@ -16,9 +17,13 @@
       table with totals. Exit 1 if any run found an anomaly.
 
 Every run: start the cluster behind the proxies, wait for a leader, run
-the clients and the nemesis for --duration seconds, heal everything,
-wait until the cluster takes writes again, read every key once more, stop
-the nodes, and check the history (checker.py). A run's directory (node
+the clients and the nemesis for --duration seconds, heal everything (with
+the membership lane: take the configuration from the leader and restart
+members that are down), wait until the cluster takes writes again, read
+every key once more through its members, stop the nodes, and check the
+history (checker.py). The membership lane (nemesis.py) needs room: on 3
+nodes it can only transfer leadership; on 5 it removes, re-adds, demotes
+and promotes down to 3 voters. A run's directory (node
 logs, data, history.txt, report.txt) is kept under --out when the run
 fails (or with --keep) and removed otherwise.
 
@@ -49,11 +54,11 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CLIENTS = 12
 
 # The bounded set for `make test`: different nemesis mixes, both workloads,
-# 3 and 5 nodes.
+# 3 and 5 nodes; the 5-node runs have the membership lane too.
 CI_RUNS = [
     (3, "register", ("kill",)),
     (3, "append", ("partition",)),
-    (5, "register", ("pause", "partition")),
+    (5, "register", ("pause", "partition", "membership")),
     (3, "append", ("torn", "slow")),
     (5, "append", ALL_FAULTS),
 ]
@@ -70,6 +75,8 @@ CAMPAIGN_RUNS = [
     (3, "append", ALL_FAULTS),
     (5, "append", ("kill", "torn", "partition")),
     (5, "register", ALL_FAULTS),
+    (5, "register", ("membership",)),
+    (5, "append", ("membership", "kill", "partition")),
 ]
 
 
@@ -116,12 +123,14 @@ class RunResult:
         return not self.anomalies
 
 
-async def wait_writable(db, deadline, loop):
-    """Until a write through some node is acknowledged, or the deadline."""
+async def wait_writable(db, deadline, loop, nodes=None):
+    """Until a write through some node (of `nodes`, default all) is
+    acknowledged, or the deadline."""
+    nodes = sorted(nodes or db.nodes)
     k = 0
     while loop.time() < deadline:
         k += 1
-        node = db.nodes[sorted(db.nodes)[k % len(db.nodes)]]
+        node = db.nodes[nodes[k % len(nodes)]]
         try:
             conn = await RespConn.open(node.port, 1.0)
             try:
@@ -176,6 +185,7 @@ async def run_once(seed, nodes, workload_name, nemeses, duration, out, keep, ech
         echo(line)
     started = time.monotonic()
     db = Db(binary(), res.dir, nodes, seed)
+    db.membership = "membership" in nemeses
     nem = Nemesis(db, seed, restart_timeout=10 * slow, echo=echo)
     clients = None
     try:
@@ -191,17 +201,18 @@ async def run_once(seed, nodes, workload_name, nemeses, duration, out, keep, ech
             clients = Clients(db, Workload(workload_name), rng, CLIENTS,
                               timeout=3.0 * slow, mean_gap=0.02, t0=t0,
                               local_reads=local_reads)
-            await asyncio.gather(clients.run(duration), nem.run(schedule, t0))
+            await asyncio.gather(clients.run(duration), nem.run(schedule, t0, duration))
             await nem.heal_all()
             recover_s = 30 * slow
-            if not await wait_writable(db, loop.time() + recover_s, loop):
+            members = await nem.settle(recover_s)
+            if not await wait_writable(db, loop.time() + recover_s, loop, members):
                 res.anomalies.append("the cluster took no write within %.0fs of healing"
                                      % recover_s)
-            unread = await clients.final_reads(clients.now() + 30 * slow)
+            unread = await clients.final_reads(clients.now() + 30 * slow, members)
             if unread:
                 res.anomalies.append("final reads never succeeded for keys %s" % unread)
+        nem.collect_exits()
         res.anomalies += nem.problems
-        res.anomalies += db.take_unexpected_exits()
         res.anomalies += await db.stop_all(10 * slow)
     finally:
         await db.shutdown()

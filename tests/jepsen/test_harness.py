@@ -1,6 +1,8 @@
 """Self-test of the black-box harness's own parts: the nemesis schedule is a
-function of the seed, the proxy forwards in order, delays, black-holes and
-heals as documented, and the torn-tail fault leaves exactly what sampan's
+function of the seed (the membership lane's plan included, which never
+goes below three voters), the proxy forwards in order, delays, black-holes
+and heals as documented, the exits the membership lane expects are told
+apart from crashes, and the torn-tail fault leaves exactly what sampan's
 recovery classifies as a torn tail (checked with `sampan storage check`)."""
 
 import asyncio
@@ -15,8 +17,9 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pylib"))
 
-from db import Db, Node  # noqa: E402
-from nemesis import ALL_FAULTS, NETWORK_FAULTS, PROCESS_FAULTS, make_schedule  # noqa: E402
+from db import REMOVED_LINE, Db, Node  # noqa: E402
+from nemesis import (ALL_FAULTS, LANES, MEMBERSHIP_FAULTS, MIN_VOTERS,  # noqa: E402
+                     make_schedule, planned_voters)
 from proxy import Link  # noqa: E402
 from sampan_testlib import free_ports  # noqa: E402
 
@@ -39,11 +42,59 @@ def test_schedule_lanes_never_overlap_themselves():
         faults = make_schedule(seed, ALL_FAULTS, 60, random.choice((3, 5)))
         kinds = {f.kind for f in faults}
         assert kinds <= set(ALL_FAULTS)
-        for lane in (PROCESS_FAULTS, NETWORK_FAULTS):
+        assert len(LANES) == 3 and sum(LANES, ()) == ALL_FAULTS
+        for lane in LANES:
             mine = [f for f in faults if f.kind in lane]
+            assert mine, (seed, lane)
             for x, y in zip(mine, mine[1:]):
                 assert x.stop < y.start, (seed, x.describe(), y.describe())
         assert all(0 < f.start < f.stop <= 59 for f in faults)
+
+
+def test_membership_schedule_is_a_function_of_the_seed():
+    kinds = ("membership", "kill", "partition")
+    a = [f.describe() for f in make_schedule(5000, kinds, 30, 5)]
+    assert a == [f.describe() for f in make_schedule(5000, kinds, 30, 5)]
+    assert a != [f.describe() for f in make_schedule(5001, kinds, 30, 5)]
+    assert any("membership" in line for line in a)
+
+
+def test_membership_lane_leaves_the_other_lanes_as_they_were():
+    """Drawn last, it does not move the other lanes of a seed's schedule."""
+    for seed in range(100):
+        without = make_schedule(seed, ("kill", "partition"), 60, 5)
+        with_it = make_schedule(seed, ("kill", "partition", "membership"), 60, 5)
+        assert [f.describe() for f in without] == \
+            [f.describe() for f in with_it if f.kind != "membership"]
+
+
+def test_membership_plan_never_drops_below_three_voters():
+    variants = set()
+    for seed in range(300):
+        n = 5 if seed % 4 else 3
+        faults = [f for f in make_schedule(seed, MEMBERSHIP_FAULTS, 60, n)]
+        assert faults and all(f.kind == "membership" for f in faults)
+        voters, out = n, 0
+        for f in faults:
+            counts = planned_voters(f)
+            variants.add(f.variant)
+            # The plan chains: each operation starts where the last ended.
+            assert counts[0] == voters, (seed, f.describe())
+            assert min(counts) >= MIN_VOTERS, (seed, f.describe())
+            if f.variant.startswith("remove"):
+                assert counts == [voters, voters - 1]
+            elif f.variant == "re-add":
+                assert out > 0 and counts == [voters, voters + 1]
+            elif f.variant == "learner":
+                assert counts == [voters, voters - 1, voters]
+            else:
+                assert f.variant == "transfer" and counts == [voters, voters]
+            out -= counts[-1] - voters
+            voters = counts[-1]
+            assert voters + out == n and out >= 0
+        if n == 3:  # no room: only leadership moves
+            assert {f.variant for f in faults} == {"transfer"}
+    assert variants == {"remove-one", "remove-leader", "re-add", "learner", "transfer"}
 
 
 def test_schedule_targets_are_valid_and_only_enabled_kinds_appear():
@@ -58,6 +109,67 @@ def test_schedule_targets_are_valid_and_only_enabled_kinds_appear():
                 assert len(f.links) == 2 * 2 * 3
     assert not any(f.variant == "ring" for s in range(100)
                    for f in make_schedule(s, ("partition",), 60, 3))
+
+
+# --- expected exits ---------------------------------------------------------------
+
+class FakeProc:
+    def __init__(self, returncode):
+        self.returncode = returncode
+
+    def poll(self):
+        return self.returncode
+
+
+def test_expected_exits_of_the_membership_lane(tmp_path):
+    """A removed node's exit 0 with its line is expected only when its
+    removal was asked (else it is a failure, as is any other exit); a
+    refused restart of a removed node, and a failed --join, are expected."""
+    log = tmp_path / "node1.log"
+    db = Db.__new__(Db)
+    db.nodes = {1: Node(1, 0, 0, str(tmp_path), str(log))}
+    db.membership = True
+    db.expected_exits = set()
+    db.exit_notes = []
+    node = db.nodes[1]
+    removed = "sampan: node 1: %s 77; stopping\n" % REMOVED_LINE
+    cases = [
+        # (log of the process, status, started with --join, removal asked,
+        #  expected, the harness then counts it out of the cluster)
+        (removed, 0, False, True, True, True),
+        (removed, 0, False, False, False, True),  # it says so: never restarted
+        (removed, 1, False, True, False, False),
+        ("sampan: node 1 was removed from its cluster (x/REMOVED exists)\n", 1, False, True,
+         True, True),
+        ("sampan: node 1 is not a member of the configuration in x\n", 1, False, True,
+         True, True),
+        ("sampan: node 1 is not a member of the configuration in x\n", 1, False, False,
+         False, False),
+        ("sampan: serve: --join 127.0.0.1:9: connection refused\n", 1, True, False, True, False),
+        ("sampan: serve: --join 127.0.0.1:9: connection refused\n", 1, False, False, False, False),
+        ("AddressSanitizer: heap-use-after-free\n", 1, True, True, False, False),
+        ("", 0, False, True, False, False),
+    ]
+    text = ""
+    for k, (out, status, join, asked, expected, out_now) in enumerate(cases):
+        p = FakeProc(status)
+        node.starts[p] = (len(text), 9 if join else None)
+        node.procs.append(p)
+        text += out
+        node.removed, node.remove_asked = False, asked
+        log.write_text(text + "---- start: the next process\n")
+        problems = db.take_unexpected_exits()
+        notes = db.take_exit_notes()
+        assert (len(notes), len(problems)) == ((1, 0) if expected else (0, 1)), (k, notes, problems)
+        assert node.removed == out_now, k
+    # Without the membership lane every exit on its own is a failure.
+    db.membership = False
+    p = FakeProc(0)
+    node.starts[p] = (len(text), None)
+    node.procs.append(p)
+    log.write_text(text + removed)
+    node.remove_asked = True
+    assert len(db.take_unexpected_exits()) == 1 and not db.take_exit_notes()
 
 
 # --- the proxy ------------------------------------------------------------------

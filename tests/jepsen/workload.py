@@ -1,7 +1,9 @@
 """Workloads and the recording clients of a black-box run.
 
 Each client owns one RESP connection to one node (clients are spread over
-all nodes), runs one operation at a time with a timeout, and records it
+all nodes; a client whose connection broke or could not be opened moves
+on to the next node, so clients leave a node that was killed or removed
+from the cluster), runs one operation at a time with a timeout, and records it
 as a checker.Op with invocation and completion times and an outcome:
 - ok: the reply says it happened (reads: the value returned);
 - fail: known not applied: the connection could not be opened, so nothing
@@ -116,9 +118,10 @@ class Clients:
 
     async def _client(self, cid, until):
         nodes = sorted(self.db.nodes)
-        port = self.db.nodes[nodes[cid % len(nodes)]].port
+        at = cid % len(nodes)
         process, seq, conn = cid, 0, None
         while self.now() < until:
+            port = self.db.nodes[nodes[at]].port
             seq += 1
             kind, key, value = self.workload.next_op(self.rng, cid, seq)
             op = Op(process, kind, key, value, self.now(), 0.0, "fail")
@@ -131,6 +134,7 @@ class Clients:
                 except (OSError, asyncio.TimeoutError) as e:
                     self.stats.reasons["connect: %s" % type(e).__name__] += 1
                     op.complete = self.now()  # nothing was sent
+                    at = (at + 1) % len(nodes)
                     await asyncio.sleep(0.1)
                     continue
             try:
@@ -141,6 +145,7 @@ class Clients:
                 self.stats.reasons["%s: %s" % (kind, type(e).__name__)] += 1
                 conn.close()
                 conn = None
+                at = (at + 1) % len(nodes)
                 op.outcome, read = "info", None
             op.complete = self.now()
             if kind == "read":
@@ -152,14 +157,15 @@ class Clients:
         if conn is not None:
             conn.close()
 
-    async def final_reads(self, deadline):
+    async def final_reads(self, deadline, nodes=None):
         """After healing: one successful read of every key used, through
-        any node; attempts that fail are recorded as failed reads. Returns
-        the keys that could not be read before the deadline."""
+        any of `nodes` (default: every node; the cluster's members when
+        membership changed); attempts that fail are recorded as failed
+        reads. Returns the keys that could not be read before the deadline."""
         unread = []
         process = self.next_process
         self.next_process += 1
-        nodes = sorted(self.db.nodes)
+        nodes = sorted(nodes or self.db.nodes)
         for key in self.workload.keys:
             while True:
                 if self.now() > deadline:
