@@ -12,9 +12,12 @@
       with READONLY (local, stale reads) under partitions, which passes
       only if the checker catches them (proof the harness is not blind).
   run.py campaign [--runs N] [--duration SEC] [--seed S]
+                  [--nemesis LIST [--nodes 3|5]]
       a long campaign cycling through every configuration (both workloads,
       3 and 5 nodes, each nemesis alone and all mixed); prints a summary
-      table with totals. Exit 1 if any run found an anomaly.
+      table with totals. Exit 1 if any run found an anomaly. With
+      --nemesis every run has those nemeses, cycling through both
+      workloads on --nodes (default 3 and 5; 5 with membership).
 
 Every run: start the cluster behind the proxies, wait for a leader, run
 the clients and the nemesis for --duration seconds, heal everything (with
@@ -343,6 +346,9 @@ def main(argv):
     ci = sub.add_parser("ci", help="the bounded set of `make test`")
     camp = sub.add_parser("campaign", help="many runs over every configuration")
     camp.add_argument("--runs", type=int, default=50)
+    camp.add_argument("--nemesis", type=parse_nemeses, default=None,
+                      help="these nemeses in every run (default: cycle through mixes)")
+    camp.add_argument("--nodes", type=int, choices=(3, 5), default=None)
     for sp, dur in ((one, 30.0), (ci, 25.0), (camp, 60.0)):
         sp.add_argument("--seed", type=int, default=None,
                         help="first seed (default: fresh)")
@@ -361,6 +367,10 @@ def main(argv):
         plan = [(seed, args.nodes, args.workload, args.nemesis, args.canary)]
     else:
         configs = CI_RUNS if args.cmd == "ci" else CAMPAIGN_RUNS
+        if args.cmd == "campaign" and args.nemesis:
+            sizes = [args.nodes] if args.nodes else \
+                [5] if "membership" in args.nemesis else [3, 5]
+            configs = [(n, w, args.nemesis) for n in sizes for w in ("register", "append")]
         runs = len(CI_RUNS) if args.cmd == "ci" else args.runs
         plan = [(seed + k,) + configs[k % len(configs)] + (False,) for k in range(runs)]
         if args.cmd == "ci":
