@@ -455,7 +455,10 @@ sampan_raft_membership(const struct sampan_raft *r, uint64_t *index);
 
 /* The configuration in effect at log index `index` (for a snapshot's
  * metadata). Errors: SAMPAN_ECOMPACTED (before the newest snapshot),
- * SAMPAN_EUNAVAIL (past the last index). */
+ * SAMPAN_EUNAVAIL (past the last index, or not known here: a node that
+ * joined with an empty configuration does not know the cluster's initial
+ * one, in effect before the first configuration entry of its log, so it
+ * cannot snapshot or compact there; sampan_raft_compact fails alike). */
 int sampan_raft_conf_at(const struct sampan_raft *r, uint64_t index,
                         struct sampan_membership *out);
 

@@ -217,6 +217,18 @@ int membership_on_log_change(struct sampan_raft *r, uint64_t first)
     return 0;
 }
 
+/* Whether this node knows the configuration before the first entry of
+ * its log. A node that joined with an empty configuration and has no
+ * snapshot does not: the cluster's initial configuration is in no entry
+ * (thesis 4.1: it learns configurations from the log), so for indexes
+ * before the first configuration entry it holds the answer is unknown. A
+ * snapshot taken there would record an empty configuration, which no
+ * node can restart from. */
+static bool base_conf_known(const struct sampan_raft *r)
+{
+    return r->snap.index > 0 || r->cfg.members.n_voters > 0;
+}
+
 int sampan_raft_conf_at(const struct sampan_raft *r, uint64_t index,
                         struct sampan_membership *out)
 {
@@ -227,12 +239,18 @@ int sampan_raft_conf_at(const struct sampan_raft *r, uint64_t index,
         return SAMPAN_EUNAVAIL;
     }
     if (index >= r->conf_index) {
+        if (r->conf_index == 0 && !base_conf_known(r)) {
+            return SAMPAN_EUNAVAIL;
+        }
         *out = r->conf;
         return 0;
     }
     const struct sampan_entry *e;
     int rv = last_conf_entry(r, first_log_conf_index(r), index, out, &e);
     if (rv == 0 && e == NULL) {
+        if (!base_conf_known(r)) {
+            return SAMPAN_EUNAVAIL;
+        }
         *out = *base_conf(r);
     }
     return rv;

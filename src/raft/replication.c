@@ -331,9 +331,13 @@ int replication_on_heartbeat_response(struct sampan_raft *r,
     }
     snapshot_on_heartbeat_response(r, pr);
     /* If every AppendEntries of a full window was lost, nothing would ever
-     * answer: let one more through so a rejection can reset the pipeline. */
-    if (pr->state == PROGRESS_REPLICATE &&
-        pr->inflights.count == pr->inflights.cap) {
+     * answer: let one more through so a rejection can reset the pipeline
+     * (section 5.3: the leader retries AppendEntries until the follower
+     * holds everything). Full by messages or by bytes: a single entry of
+     * max_inflight_bytes or more (a configuration entry, with a small window)
+     * fills it alone, and its loss stalled the follower for good (found by the
+     * simulator's random schedules with membership changes). */
+    if (pr->state == PROGRESS_REPLICATE && progress_is_paused(pr)) {
         inflights_free_to(&pr->inflights,
                           pr->inflights.last_index[pr->inflights.start]);
     }

@@ -959,8 +959,7 @@ static void test_readded_member_starts_fresh(void **state)
     const uint64_t both[] = {2, 3};
     ack_from(r, both, 2);
     uint64_t match = 0;
-    assert_int_equal(sampan_raft_member_match(r, 3, &match),
-                     SAMPAN_ENOTMEMBER);
+    assert_int_equal(sampan_raft_member_match(r, 3, &match), SAMPAN_ENOTMEMBER);
     assert_int_equal(change1(r, SAMPAN_CONF_ADD_LEARNER, 3, NULL), 0);
     assert_int_equal(sampan_raft_member_match(r, 3, &match), 0);
     assert_int_equal(match, 0);
@@ -1530,6 +1529,92 @@ static void test_snapshot_install_switches_conf(void **state)
     }
 }
 
+/* A node that joined with an empty configuration does not know the one
+ * in effect before the first configuration entry of its log (the
+ * cluster's initial configuration is in no entry): it cannot snapshot or
+ * compact there (the snapshot would record an empty configuration, and
+ * the node could never restart from it), only from that entry on. */
+static void test_joining_node_conf_unknown_before_first_entry(void **state)
+{
+    (void)state;
+    struct sampan_raft_config cfg;
+    fx_config(&cfg, 4, 0, SEED);
+    struct sampan_raft *j = fx_new_cfg(&cfg, NULL);
+    struct sampan_membership c = conf_make(V123, 3, NULL, 0, L4, 1, 1);
+    uint8_t buf[SAMPAN_MEMBERSHIP_MAX_BYTES];
+    struct sampan_entry ents[] = {plain_entry(1, 1), plain_entry(2, 1),
+                                  conf_entry(3, 1, &c, buf), plain_entry(4, 1)};
+    fx_step_entries(j, 1, 1, 0, 0, 4, ents, 4);
+    fx_discard(j);
+    assert_int_equal(fx_status(j).applied, 4);
+    struct sampan_membership got;
+    for (uint64_t i = 0; i <= 2; i++) {
+        assert_int_equal(sampan_raft_conf_at(j, i, &got), SAMPAN_EUNAVAIL);
+    }
+    assert_int_equal(sampan_raft_compact(j, 2), SAMPAN_EUNAVAIL);
+    assert_int_equal(fx_status(j).snapshot_index, 0);
+    assert_int_equal(sampan_raft_conf_at(j, 3, &got), 0);
+    assert_same_conf(&got, &c);
+    assert_int_equal(sampan_raft_compact(j, 3), 0);
+    assert_int_equal(sampan_raft_conf_at(j, 3, &got), 0);
+    assert_same_conf(&got, &c);
+    sampan_raft_free(j);
+    /* Before it holds any configuration entry it knows none at all. */
+    j = fx_new_cfg(&cfg, NULL);
+    fx_step_entries(j, 1, 1, 0, 0, 2, ents, 2);
+    fx_discard(j);
+    assert_int_equal(sampan_raft_conf_at(j, 2, &got), SAMPAN_EUNAVAIL);
+    assert_int_equal(sampan_raft_compact(j, 2), SAMPAN_EUNAVAIL);
+    sampan_raft_free(j);
+}
+
+/* A configuration entry is larger than a command: with a small inflight
+ * byte window (max_inflight_bytes) one alone fills it. If that message is
+ * lost, a heartbeat answer must still let one append through (the way a
+ * window full of lost messages is unblocked), whose rejection then resets
+ * the pipeline to the lost entry; otherwise the follower never receives
+ * another entry. */
+static void test_lost_conf_entry_filling_byte_window_is_resent(void **state)
+{
+    (void)state;
+    struct sampan_raft_config cfg;
+    fx_config(&cfg, 1, 3, SEED);
+    cfg.max_inflight_msgs = 4;
+    cfg.max_inflight_bytes = 64;
+    cfg.max_msg_bytes = 1;
+    struct sampan_raft *r = leader_cfg(&cfg);
+    uint64_t index = 0;
+    assert_int_equal(change1(r, SAMPAN_CONF_ADD_LEARNER, 4, &index), 0);
+    struct fx_rd rd;
+    fx_drain_all(r, &rd); /* the append carrying it to 2 is lost */
+    const struct sampan_msg *m = fx_find(&rd, SAMPAN_MSG_APPEND, 2);
+    assert_non_null(m);
+    assert_int_equal(m->n_entries, 1);
+    assert_true(m->entries[0].len + SAMPAN_ENTRY_OVERHEAD >= 64);
+    fx_rd_free(&rd);
+    assert_int_equal(sampan_raft_propose(r, "x", 1, NULL), 0);
+    assert_int_equal(drain_count(r, SAMPAN_MSG_APPEND, 2), 0); /* full */
+    hb_resp(r, 2, 0); /* alive, and behind */
+    fx_drain_all(r, &rd);
+    m = fx_find(&rd, SAMPAN_MSG_APPEND, 2);
+    assert_non_null(m);
+    assert_int_equal(m->index, index); /* past the lost one: a gap */
+    fx_rd_free(&rd);
+    struct sampan_msg rej = fx_msg(SAMPAN_MSG_APPEND_RESP, 2, 1, 1);
+    rej.reject = true;
+    rej.index = index;
+    rej.hint_index = 1;
+    rej.hint_term = 1;
+    fx_step(r, &rej);
+    fx_drain_all(r, &rd);
+    m = fx_find(&rd, SAMPAN_MSG_APPEND, 2);
+    assert_non_null(m);
+    assert_int_equal(m->index, index - 1);
+    assert_int_equal(m->entries[0].type, SAMPAN_ENTRY_CONF);
+    fx_rd_free(&rd);
+    sampan_raft_free(r);
+}
+
 /* ==== end to end ===========================================================
  */
 
@@ -1605,6 +1690,8 @@ int main(void)
         cmocka_unit_test(test_learner_never_campaigns),
         cmocka_unit_test(test_conf_at_and_compaction),
         cmocka_unit_test(test_snapshot_install_switches_conf),
+        cmocka_unit_test(test_joining_node_conf_unknown_before_first_entry),
+        cmocka_unit_test(test_lost_conf_entry_filling_byte_window_is_resent),
         cmocka_unit_test(test_grow_with_joining_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
