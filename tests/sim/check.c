@@ -7,8 +7,13 @@
  *   Leader Completeness a new leader holds every entry committed before it;
  *   State Machine Safety no two nodes commit or apply different entries at
  *                       one index; each node applies in order with no gap;
- *   Durability          every committed entry stays on a majority of disks
- *                       (checked at every crash). */
+ *   Durability          every committed entry stays on enough disks that
+ *                       the voters lacking it cannot form a quorum of the
+ *                       newest committed configuration (checked at every
+ *                       crash);
+ * and, with membership changes (thesis chapter 4): only a voter of its own
+ * configuration is elected. Node ids are never reused, so "one leader per
+ * term" needs no change when nodes join and leave. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,6 +262,58 @@ void check_recovered(struct sim *s, struct sim_node *nd)
     }
 }
 
+/* A configuration entry (or a snapshot's configuration) at `index` is
+ * committed: the newest such is what durability is checked against. */
+static void note_committed_conf(struct sim *s, uint64_t index,
+                                const struct sampan_membership *c)
+{
+    if (index <= s->committed_conf_index) {
+        return;
+    }
+    s->committed_conf = *c;
+    s->committed_conf_index = index;
+    for (int id = 1; id <= s->n; id++) {
+        if (sampan_membership_is_voter(c, (uint64_t)id) ||
+            sampan_membership_is_learner(c, (uint64_t)id)) {
+            s->nodes[id].was_member = true;
+        }
+    }
+    if (s->trace) {
+        fprintf(s->trace, "%10.3fms committed configuration at %llu: voters",
+                (double)s->now / SIM_MS, (unsigned long long)index);
+        for (uint32_t i = 0; i < c->n_voters; i++) {
+            fprintf(s->trace, " n%llu", (unsigned long long)c->voters[i]);
+        }
+        if (c->n_outgoing > 0) {
+            fprintf(s->trace, " (joint with");
+            for (uint32_t i = 0; i < c->n_outgoing; i++) {
+                fprintf(s->trace, " n%llu", (unsigned long long)c->outgoing[i]);
+            }
+            fprintf(s->trace, ")");
+        }
+        for (uint32_t i = 0; i < c->n_learners; i++) {
+            fprintf(s->trace, " learner n%llu",
+                    (unsigned long long)c->learners[i]);
+        }
+        fprintf(s->trace, "\n");
+    }
+}
+
+static void note_committed_entry(struct sim *s, struct sim_node *nd,
+                                 const struct sampan_entry *e)
+{
+    if (e->type != SAMPAN_ENTRY_CONF) {
+        return;
+    }
+    struct sampan_membership c;
+    const char *why = "";
+    SIM_ASSERT(s, sampan_membership_decode(e->data, e->len, &c, &why) == 0,
+               "n%llu committed a configuration entry at %llu that does not "
+               "decode: %s",
+               (unsigned long long)nd->id, (unsigned long long)e->index, why);
+    note_committed_conf(s, e->index, &c);
+}
+
 static void committed_reserve(struct sim_committed *c, uint64_t index)
 {
     if (index >= c->cap) {
@@ -320,6 +377,7 @@ void check_applied(struct sim *s, struct sim_node *nd,
     }
     uint64_t h = entry_hash(e);
     record_committed(s, nd, e->index, e->term, h, "applied");
+    note_committed_entry(s, nd, e);
     applied_reserve(a, e->index);
     /* The harness identifies commands by the hash of their bytes alone. */
     a->hash[e->index] = e->len ? sim_hash(e->data, e->len) : 1;
@@ -377,6 +435,10 @@ void check_restored(struct sim *s, struct sim_node *nd,
     SIM_ASSERT(s, index == 0 || a->term[index] == snap->meta.term,
                "n%llu snapshot meta term %llu differs from its content",
                (unsigned long long)nd->id, (unsigned long long)snap->meta.term);
+    if (index > 0) {
+        /* A snapshot carries the configuration at its index (committed). */
+        note_committed_conf(s, index, &snap->meta.conf);
+    }
     a->last = index; /* applying resumes at index + 1 */
 }
 
@@ -431,6 +493,14 @@ void check_after_event(struct sim *s, struct sim_node *nd)
         if (*slot == 0) {
             *slot = nd->id;
             check_leader_completeness(s, nd, st.term);
+            /* Learners and non-members never campaign (thesis 4.2.1), so
+             * a new leader is a voter of the configuration it holds. */
+            SIM_ASSERT(s,
+                       sampan_membership_is_voter(
+                           sampan_raft_membership(nd->raft, NULL), nd->id),
+                       "n%llu leads term %llu but is no voter of its "
+                       "configuration",
+                       (unsigned long long)nd->id, (unsigned long long)st.term);
         }
     }
     if (st.role != nd->last_role || st.term != nd->last_term) {
@@ -456,34 +526,61 @@ void check_after_event(struct sim *s, struct sim_node *nd)
             continue; /* compacted: it was checked when it was applied */
         }
         record_committed(s, nd, i, e->term, entry_hash(e), "committed");
+        note_committed_entry(s, nd, e);
     }
     if (st.commit > nd->commit_seen) {
         nd->commit_seen = st.commit;
     }
 }
 
+/* How many of the listed voters lack the entry, and whether they are a
+ * majority of the list. */
+static bool lacking_majority(const uint64_t *voters, uint32_t n,
+                             const bool *holds, int *lacking)
+{
+    *lacking = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint64_t id = voters[k];
+        *lacking += id < 1 || id > SIM_MAX_NODES || !holds[id];
+    }
+    return n > 0 && (uint32_t)*lacking >= n / 2 + 1;
+}
+
 void check_durability(struct sim *s)
 {
     const struct sim_committed *c = &s->committed;
-    int majority = s->n / 2 + 1;
+    const struct sampan_membership *conf = &s->committed_conf;
     for (uint64_t i = 1; i <= c->max; i++) {
         if (c->term[i] == 0) {
             continue;
         }
-        int holders = 0;
+        bool holds[SIM_MAX_NODES + 1] = {false};
         for (int id = 1; id <= s->n; id++) {
             const struct sim_durable *d = &s->nodes[id].durable;
-            if (i <= d->snap_index ||
-                (i <= d->last && d->term[i] == c->term[i])) {
-                holders++; /* a snapshot holds it, or the durable log */
-            }
+            /* A snapshot holds it, or the durable log. */
+            holds[id] = i <= d->snap_index ||
+                        (i <= d->last && d->term[i] == c->term[i]);
         }
-        if (holders < majority) {
+        /* The voters lacking a committed entry must not be able to elect
+         * a leader without it: they form no quorum of the newest committed
+         * configuration (both voter sets when joint, thesis 4.3). Every
+         * quorum of it intersects every quorum the entry was committed
+         * with, so this holds whatever configuration committed it. */
+        int in_lacking = 0;
+        int out_lacking = 0;
+        bool in =
+            lacking_majority(conf->voters, conf->n_voters, holds, &in_lacking);
+        bool out = conf->n_outgoing == 0 ||
+                   lacking_majority(conf->outgoing, conf->n_outgoing, holds,
+                                    &out_lacking);
+        if (in && out) {
             sim_fail(s,
                      "Durability violated: committed index %llu (term %llu) "
-                     "is on %d disks, fewer than a majority (%d)",
+                     "is missing from the disks of %d of the %u voters of "
+                     "the configuration committed at %llu, a quorum",
                      (unsigned long long)i, (unsigned long long)c->term[i],
-                     holders, majority);
+                     in_lacking, conf->n_voters,
+                     (unsigned long long)s->committed_conf_index);
         }
     }
 }

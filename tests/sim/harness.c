@@ -11,6 +11,9 @@ int sim_n_committed(struct sim *s, uint64_t index, uint64_t *hash)
     uint64_t seen = 0;
     for (int id = 1; id <= s->n; id++) {
         const struct sim_applied *a = &s->nodes[id].applied;
+        if (s->nodes[id].retired) {
+            continue; /* removed from the cluster */
+        }
         if (index > a->last || index >= a->cap || a->hash[index] == 0) {
             continue;
         }

@@ -1,18 +1,18 @@
 /* sim/random.c: one randomized fault schedule, a function of its seed: 3 or
  * 5 nodes, rounds of random proposals mixed with random faults (disconnects,
  * partitions, one-way link cuts, crashes and restarts, an unreliable network
- * with duplication and long reordering). The invariants are checked after
- * every event by check.c; at the end the network heals and the cluster must
- * elect a leader, commit a new command on every node, and still hold every
- * command it was seen to commit. */
+ * with duplication and long reordering) and now and then a membership
+ * change (a node added, removed or replaced, one at a time or jointly,
+ * keeping 3 to 5 voters). The invariants are checked after every event by
+ * check.c; at the end the network heals, the membership change under way
+ * completes, and the cluster must elect a leader, commit a new command on
+ * every member, and still hold every command it was seen to commit. */
 #include <string.h>
 
 #include "sim.h"
 #include "vfs_sim.h"
 
 #define MAX_ACKED 4096
-
-static uint64_t find_leader(struct sim *s);
 
 struct acked {
     uint64_t index;
@@ -33,21 +33,6 @@ static void propose_some(struct sim *s, uint64_t *next_value)
     }
 }
 
-static uint64_t find_leader(struct sim *s)
-{
-    uint64_t leader = 0;
-    uint64_t best_term = 0;
-    for (int id = 1; id <= s->n; id++) {
-        struct sampan_status st;
-        sim_status(s, (uint64_t)id, &st);
-        if (st.role == SAMPAN_LEADER && st.term >= best_term) {
-            leader = (uint64_t)id;
-            best_term = st.term;
-        }
-    }
-    return leader;
-}
-
 /* A restart must always succeed: crashes, torn writes and fsync errors
  * never leave a disk that recovery refuses. */
 static void restart(struct sim *s, uint64_t id)
@@ -57,10 +42,10 @@ static void restart(struct sim *s, uint64_t id)
                (unsigned long long)id, s->nodes[id].stop_reason);
 }
 
-static void random_fault(struct sim *s)
+void sim_random_fault(struct sim *s)
 {
     uint64_t id = sim_rand_range(s, 1, (uint64_t)s->n + 1);
-    uint64_t leader = find_leader(s);
+    uint64_t leader = sim_leader(s);
     switch (sim_rand(s) % 14) {
     case 0:
         sim_disconnect(s, id);
@@ -182,12 +167,82 @@ static void reads_and_transfers(struct sim *s)
         sim_read(s, sim_rand_range(s, 1, (uint64_t)s->n + 1));
     }
     if (sim_rand(s) % 10 == 0) {
-        uint64_t leader = find_leader(s);
+        uint64_t leader = sim_leader(s);
         uint64_t target = sim_rand_range(s, 1, (uint64_t)s->n + 1);
         if (leader != 0 && target != leader) {
             sim_transfer(s, leader, target);
         }
     }
+}
+
+/* The membership a random schedule is moving to: the voters it wants. */
+struct plan {
+    bool want[SIM_MAX_NODES + 1];
+    bool joint; /* replace through one joint change (members.c)  */
+    bool done;  /* the committed configuration is `want`          */
+};
+
+static int wanted(const struct sim *s, const struct plan *p)
+{
+    int n = 0;
+    for (int id = 1; id <= s->n; id++) {
+        n += p->want[id];
+    }
+    return n;
+}
+
+/* A wanted voter to remove: the leader one time in three (thesis 4.2.2),
+ * else any. */
+static void drop_one(struct sim *s, struct plan *p)
+{
+    uint64_t leader = sim_leader(s);
+    if (leader != 0 && p->want[leader] && sim_rand(s) % 3 == 0) {
+        p->want[leader] = false;
+        return;
+    }
+    int k = (int)sim_rand_range(s, 0, (uint64_t)wanted(s, p));
+    for (int id = 1; id <= s->n; id++) {
+        if (p->want[id] && k-- == 0) {
+            p->want[id] = false;
+            return;
+        }
+    }
+}
+
+enum change_kind {
+    GROW,
+    SHRINK,
+    REPLACE
+};
+
+/* Now and then, once the previous change is done, a new one: a fresh node
+ * added, a voter removed, or one replaced by a fresh node (one change
+ * after the other, or in one joint change); 3 to 5 voters throughout. */
+static void maybe_change_membership(struct sim *s, struct plan *p)
+{
+    if (!p->done || sim_rand(s) % 8 != 0) {
+        return;
+    }
+    int voters = wanted(s, p);
+    bool room = s->n < SIM_MAX_NODES;
+    enum change_kind what = (enum change_kind)(sim_rand(s) % 3);
+    if (what == GROW && (voters >= 5 || !room)) {
+        what = SHRINK;
+    }
+    if (what == SHRINK && voters <= 3) {
+        what = REPLACE;
+    }
+    if (what == REPLACE && !room) {
+        return;
+    }
+    if (what != GROW) {
+        drop_one(s, p);
+    }
+    if (what != SHRINK) {
+        p->want[sim_add_node(s)] = true;
+    }
+    p->joint = what == REPLACE && sim_rand(s) % 2 == 0;
+    p->done = false;
 }
 
 void sim_random_schedule(struct sim_ctx *ctx)
@@ -212,15 +267,21 @@ void sim_random_schedule(struct sim_ctx *ctx)
     uint64_t scanned = 0;
     uint64_t next_value = 1;
     s->net.reliable = sim_rand(s) % 3 != 0;
+    struct plan plan = {.done = true};
+    for (int id = 1; id <= n; id++) {
+        plan.want[id] = true;
+    }
     int rounds = (int)sim_rand_range(s, 20, 80);
     for (int round = 0; round < rounds; round++) {
         propose_some(s, &next_value);
         reads_and_transfers(s);
+        maybe_change_membership(s, &plan);
+        plan.done = sim_members_step(s, plan.want, plan.joint);
         /* Faults land at any moment relative to the proposals: right
          * away, while they replicate, or after they committed. */
         sim_run_for(s, sim_rand_range(s, 0, 20) * SIM_MS);
         if (sim_rand(s) % 2 == 0) {
-            random_fault(s);
+            sim_random_fault(s);
         }
         sim_run_for(s, sim_rand(s) % 10 == 0
                            ? sim_rand_range(s, 100, 1000) * SIM_MS
@@ -232,31 +293,50 @@ void sim_random_schedule(struct sim_ctx *ctx)
     sim_set_reliable(s, true);
     sim_set_long_reordering(s, false);
     s->net.dup_permille = 0;
-    for (int id = 1; id <= n; id++) {
+    for (int id = 1; id <= s->n; id++) {
         vfs_sim_clear_faults(s->nodes[id].disk);
         restart(s, (uint64_t)id);
     }
+    /* The membership change under way completes. */
+    for (int k = 0; k < 300 && !plan.done; k++) {
+        sim_run_for(s, 100 * SIM_MS);
+        plan.done = sim_members_step(s, plan.want, plan.joint);
+    }
+    SIM_ASSERT(s, plan.done,
+               "the membership change did not complete within 30 s of "
+               "healing");
     sim_check_one_leader(s);
     uint8_t final_cmd[16] = "final-command";
     memcpy(final_cmd + 13, &s->seed, 3);
-    uint64_t index = sim_one(s, final_cmd, sizeof(final_cmd), n, true);
+    int members = sim_n_members(s);
+    SIM_ASSERT(s, members == wanted(s, &plan), "%d members, %d wanted", members,
+               wanted(s, &plan));
+    uint64_t index = sim_one(s, final_cmd, sizeof(final_cmd), members, true);
     n_acked = note_acked(s, acked, n_acked, &scanned);
-    /* Reads are live again: one through every node is served. */
-    uint64_t reads[SIM_MAX_NODES + 1];
-    for (int id = 1; id <= n; id++) {
+    /* Reads are live again: one through every member is served, and
+     * every member holds the configuration asked for. */
+    uint64_t reads[SIM_MAX_NODES + 1] = {0};
+    for (int id = 1; id <= s->n; id++) {
+        if (s->nodes[id].retired) {
+            continue;
+        }
         reads[id] = sim_read(s, (uint64_t)id);
         SIM_ASSERT(s, reads[id] != 0, "n%d refused a read after healing", id);
     }
     sim_run_for(s, 2 * SIM_SEC);
-    for (int id = 1; id <= n; id++) {
+    for (int id = 1; id <= s->n; id++) {
+        if (s->nodes[id].retired) {
+            continue;
+        }
         SIM_ASSERT(s, sim_read_served(s, reads[id], NULL),
                    "read through n%d not served within 2 s of healing", id);
+        sim_check_conf(s, (uint64_t)id, plan.want);
     }
-    /* Every command seen committed is still there on every node. */
+    /* Every command seen committed is still there on every member. */
     for (size_t i = 0; i < n_acked; i++) {
         uint64_t hash;
         int holders = sim_n_committed(s, acked[i].index, &hash);
-        SIM_ASSERT(s, holders == n && hash == acked[i].hash,
+        SIM_ASSERT(s, holders == members && hash == acked[i].hash,
                    "acknowledged index %llu lost or changed (%d holders)",
                    (unsigned long long)acked[i].index, holders);
     }

@@ -15,11 +15,16 @@
 
 #include "sampan/raft.h"
 
-#define SIM_MAX_NODES 9
+/* Ids are never reused: a node added later takes the next free id, so
+ * membership changes (members.c) can create up to this many in one run. */
+#define SIM_MAX_NODES 16
 #define SIM_MS 1000ull
 #define SIM_SEC 1000000ull
 
-/* Node ids are 1..n; arrays below are indexed by id. */
+/* Node ids are 1..n; arrays below are indexed by id. Nodes 1..n of
+ * sim_new() start as the voters of the initial configuration; nodes added
+ * later (sim_add_node) start with an empty one and learn theirs from the
+ * leader. */
 
 /* A snapshot of the simulated state machine: for every index up to
  * meta.index, its (term, entry hash, command hash), 24 bytes each. */
@@ -69,6 +74,9 @@ struct sim_node {
     uint64_t id;
     struct sim *sim; /* back pointer for the node's io callbacks */
     bool up;
+    bool joining;         /* booted with an empty configuration (added later) */
+    bool retired;         /* removed from the cluster: never runs again       */
+    bool was_member;      /* listed in some committed configuration        */
     uint64_t incarnation; /* bumped on crash: stale events are dropped */
     struct sampan_node *node;
     const struct sampan_raft *raft; /* the node's core, while up */
@@ -146,6 +154,11 @@ struct sim {
     size_t heap_cap;
     /* Checker state (check.c). */
     uint64_t *leader_of_term; /* [term] = id of its leader, 0 = none */
+    /* The newest configuration known committed (from committed CONF
+     * entries and restored snapshots), and its index: what durability is
+     * checked against. Starts as the initial configuration. */
+    struct sampan_membership committed_conf;
+    uint64_t committed_conf_index;
     size_t leader_of_term_cap;
     struct sim_committed committed;
     struct sim_logmap *logmap; /* (index, term) -> prefix hash */
@@ -207,6 +220,41 @@ int sim_restart(struct sim *s, uint64_t id);
 /* Wipes a down node's disk (an operator replacing a corrupted node): it
  * restarts empty and catches up from the others. */
 void sim_wipe(struct sim *s, uint64_t id);
+
+/* ---- membership (simnode.c, members.c) ------------------------------------
+ */
+/* Boots a brand-new node (the next id) on an empty disk with an empty
+ * configuration, connected to everyone: it receives the log or a snapshot
+ * once a leader adds it. Returns its id. */
+uint64_t sim_add_node(struct sim *s);
+/* Asks node `leader` for a membership change; returns the core's code. */
+int sim_change(struct sim *s, uint64_t leader,
+               const struct sampan_conf_change *changes, size_t n,
+               uint64_t *index);
+/* Stops a node removed from the cluster for good (a crash it never comes
+ * back from): it is no longer scheduled, restarted or counted. */
+void sim_retire(struct sim *s, uint64_t id);
+/* Whether `id` is a voter or learner of the newest committed
+ * configuration. */
+bool sim_committed_member(const struct sim *s, uint64_t id);
+/* Nodes neither retired nor outside the committed configuration. */
+int sim_n_members(const struct sim *s);
+/* The membership driver: moves the cluster, one change at a time through
+ * whichever node leads, toward the voter set `want` (want[id] for ids
+ * 1..n): missing voters are added (with ADD_VOTER: they join as learners
+ * and the leader promotes them once caught up; with `joint`, as plain
+ * learners that, once caught up, become voters in the same change that
+ * removes the voters not wanted, which is then a joint change when it
+ * touches more than one voter), then extra members are removed, and
+ * removed members are retired once their removal commits. Call it now
+ * and then; it returns true when the committed configuration is `want`
+ * (voters only, not joint). */
+bool sim_members_step(struct sim *s, const bool *want, bool joint);
+/* Fails the run unless node id (up) holds exactly the voters `want`, not
+ * joint, without learners. */
+void sim_check_conf(struct sim *s, uint64_t id, const bool *want);
+/* The current leader (the live leader of the highest term), or 0. */
+uint64_t sim_leader(struct sim *s);
 
 /* ---- reads, transfer ---- */
 /* Issues a linearizable read on node id; returns its context (>= 1), or 0
@@ -279,7 +327,8 @@ void check_free(struct sim *s);
 
 /* ---- the lab-style harness (harness.c) ------------------------------------
  */
-/* Number of nodes that applied something at `index`, and its hash. */
+/* Number of nodes (retired ones aside) that applied something at `index`,
+ * and its hash. */
 int sim_n_committed(struct sim *s, uint64_t index, uint64_t *hash);
 /* Offers the command to whichever connected node accepts it as leader,
  * retrying for up to 10 s, and requires at least `expected` nodes to apply it
@@ -332,5 +381,9 @@ int sim_run_one(void (*run)(struct sim_ctx *), uint64_t seed, FILE *trace,
                 uint64_t *trace_hash, char *msg, size_t msg_len);
 /* One randomized fault schedule (random.c). */
 void sim_random_schedule(struct sim_ctx *ctx);
+/* One random fault of those schedules (random.c): a disconnect, partition,
+ * link cut, crash or restart (of any node or the leader), power loss,
+ * fsync error, lossy or reordering network, or healing. */
+void sim_random_fault(struct sim *s);
 
 #endif

@@ -227,6 +227,11 @@ static int boot(struct sim *s, struct sim_node *nd)
 {
     struct sampan_node_config cfg = {.raft = s->base_cfg};
     cfg.raft.id = nd->id;
+    if (nd->joining) {
+        /* Added after the start: it learns its configuration from the
+         * leader (thesis 4.1), and keeps booting that way. */
+        memset(&cfg.raft.members, 0, sizeof(cfg.raft.members));
+    }
     cfg.raft.seed =
         s->seed * 0x2545f4914f6cdd1dull + nd->incarnation * 977 + nd->id;
     sampan_storage_config_default(&cfg.storage);
@@ -373,8 +378,8 @@ void sim_crash(struct sim *s, uint64_t id)
 int sim_restart(struct sim *s, uint64_t id)
 {
     struct sim_node *nd = &s->nodes[id];
-    if (nd->up) {
-        return 0;
+    if (nd->up || nd->retired) {
+        return 0; /* running, or gone for good */
     }
     int rv = boot(s, nd);
     if (rv == 0 && s->trace) {
@@ -389,6 +394,67 @@ int sim_restart(struct sim *s, uint64_t id)
                 (unsigned long long)st.last_index);
     }
     return rv;
+}
+
+uint64_t sim_add_node(struct sim *s)
+{
+    SIM_ASSERT(s, s->n < SIM_MAX_NODES, "no id left for a new node (%d)",
+               SIM_MAX_NODES);
+    uint64_t id = (uint64_t)++s->n;
+    struct sim_node *nd = &s->nodes[id];
+    nd->id = id;
+    nd->joining = true;
+    nd->tick_phase = sim_rand_range(s, 0, s->tick_us);
+    s->net.connected[id] = true;
+    for (int other = 1; other <= s->n; other++) {
+        s->net.cut[id][other] = s->net.cut[other][id] = false;
+    }
+    if (s->trace) {
+        fprintf(s->trace, "%10.3fms n%llu added (empty configuration)\n",
+                (double)s->now / SIM_MS, (unsigned long long)id);
+    }
+    simnode_boot(s, nd);
+    return id;
+}
+
+int sim_change(struct sim *s, uint64_t leader,
+               const struct sampan_conf_change *changes, size_t n,
+               uint64_t *index)
+{
+    struct sim_node *nd = &s->nodes[leader];
+    if (!nd->up) {
+        return SAMPAN_ESTATE;
+    }
+    int rv = sampan_node_change_membership(nd->node, changes, n, index);
+    if (s->trace) {
+        fprintf(s->trace,
+                "%10.3fms n%llu membership change:", (double)s->now / SIM_MS,
+                (unsigned long long)leader);
+        static const char *const names[] = {"?", "add-voter", "add-learner",
+                                            "remove"};
+        for (size_t i = 0; i < n; i++) {
+            fprintf(s->trace, " %s n%llu",
+                    names[changes[i].type <= 3 ? changes[i].type : 0],
+                    (unsigned long long)changes[i].id);
+        }
+        fprintf(s->trace, " -> %s\n", rv == 0 ? "ok" : sampan_strerror(rv));
+    }
+    simnode_process(s, nd, rv == SAMPAN_ESTOPPED ? rv : 0, "change");
+    return rv;
+}
+
+void sim_retire(struct sim *s, uint64_t id)
+{
+    struct sim_node *nd = &s->nodes[id];
+    if (nd->retired) {
+        return;
+    }
+    sim_crash(s, id);
+    nd->retired = true;
+    if (s->trace) {
+        fprintf(s->trace, "%10.3fms n%llu retired (removed from the cluster)\n",
+                (double)s->now / SIM_MS, (unsigned long long)id);
+    }
 }
 
 void sim_wipe(struct sim *s, uint64_t id)
