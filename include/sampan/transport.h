@@ -74,6 +74,12 @@ uint16_t sampan_transport_port(const struct sampan_transport *t);
 int sampan_transport_set_peer(struct sampan_transport *t, uint64_t id,
                               const char *host, uint16_t port);
 
+/* Stops talking to peer `id`: closes its link, drops what was queued for
+ * it, and refuses its connections from now on; its slot is reused by the
+ * next new peer (so replacing members never runs out of slots). Errors:
+ * SAMPAN_ENOTMEMBER (not a peer). */
+int sampan_transport_remove_peer(struct sampan_transport *t, uint64_t id);
+
 /* Queues a message for m->to. Returns 0, SAMPAN_ENOTMEMBER (not a peer),
  * SAMPAN_ETOOBIG (over max_frame_bytes), SAMPAN_EBUSY (the peer's queue is
  * full: dropped). */

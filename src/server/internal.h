@@ -79,6 +79,9 @@ struct members_wait {
     uint8_t kind;
     uint64_t id;
 };
+/* Former members are hung up on this many election timeouts after they
+ * left the configuration. */
+#define MEMBERS_FORGET_ELECTIONS 10u
 /* A forwarded request applied while leading, run after the Ready loop. */
 #define MEMBERS_MAX_QUEUED 16u
 struct members_queued {
@@ -89,7 +92,8 @@ struct members_queued {
 struct members_state {
     bool was_member;     /* this node was in a configuration we saw */
     uint64_t conf_index; /* configuration whose members were dialed  */
-    uint64_t dialed[SAMPAN_TRANSPORT_MAX_PEERS]; /* beyond --peers  */
+    uint64_t dialed[SAMPAN_TRANSPORT_MAX_PEERS];  /* beyond --peers  */
+    uint64_t gone_ms[SAMPAN_TRANSPORT_MAX_PEERS]; /* left the config at */
     size_t n_dialed;
     struct members_wait waits[MEMBERS_MAX_WAITS];
     struct members_queued queued[MEMBERS_MAX_QUEUED];

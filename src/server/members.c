@@ -83,6 +83,39 @@ static bool dialed(const struct server *s, uint64_t id)
     return flag_peer(s, id);
 }
 
+static bool is_member(const struct sampan_membership *c, uint64_t id);
+
+/* Hangs up on members the configuration no longer has, some election
+ * timeouts after they left (the leader keeps telling a removed member for
+ * a while that it was removed), so replacing members never runs out of
+ * transport slots. --peers routes stay. */
+static void forget_former(struct server *s, const struct sampan_membership *c)
+{
+    uint64_t now = server_now_ms(s);
+    for (size_t i = s->members.n_dialed; i-- > 0;) {
+        uint64_t id = s->members.dialed[i];
+        if (is_member(c, id)) {
+            s->members.gone_ms[i] = 0;
+            continue;
+        }
+        if (s->members.gone_ms[i] == 0) {
+            s->members.gone_ms[i] = now;
+        }
+        if (now - s->members.gone_ms[i] <
+            MEMBERS_FORGET_ELECTIONS * (uint64_t)s->cfg.election_ms) {
+            continue;
+        }
+        sampan_transport_remove_peer(s->transport, id);
+        size_t last = --s->members.n_dialed;
+        s->members.dialed[i] = s->members.dialed[last];
+        s->members.gone_ms[i] = s->members.gone_ms[last];
+        fprintf(stderr,
+                "sampan: node %" PRIu64 ": no longer dialing former member "
+                "%" PRIu64 "\n",
+                s->cfg.id, id);
+    }
+}
+
 /* Dials members the configuration added, at the address it records. */
 static void sync_peers(struct server *s, const struct sampan_membership *c)
 {
@@ -102,6 +135,7 @@ static void sync_peers(struct server *s, const struct sampan_membership *c)
                     s->cfg.id, a->id, a->addr);
             continue;
         }
+        s->members.gone_ms[s->members.n_dialed] = 0;
         s->members.dialed[s->members.n_dialed++] = a->id;
         fprintf(stderr, "sampan: node %" PRIu64 ": member %" PRIu64 " at %s\n",
                 s->cfg.id, a->id, a->addr);
@@ -411,6 +445,7 @@ void members_after_process(struct server *s)
         s->members.conf_index = ci;
         sync_peers(s, c);
     }
+    forget_former(s, c);
     check_waits(s);
     if (is_member(c, s->cfg.id)) {
         s->members.was_member = true;

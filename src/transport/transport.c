@@ -31,7 +31,7 @@ struct out_conn;
 /* The link to one peer, for sending. */
 struct link {
     struct sampan_transport *t;
-    uint64_t id;
+    uint64_t id; /* 0: retired (sampan_transport_remove_peer), reusable */
     struct sockaddr_storage addr;
     bool addr_set;
     struct out_conn *conn; /* NULL while down */
@@ -428,7 +428,7 @@ static bool check_hello(struct in_conn *c)
         why = "from another cluster";
     } else if (get64(p + 24) != t->cfg.node_id) {
         why = "dialed another node id";
-    } else if (find_link(t, from) == NULL) {
+    } else if (from == 0 || find_link(t, from) == NULL) {
         why = "not a member";
     }
     if (why != NULL) {
@@ -627,7 +627,16 @@ int sampan_transport_set_peer(struct sampan_transport *t, uint64_t id,
         return SAMPAN_EINVAL;
     }
     struct link *l = find_link(t, id);
-    if (l == NULL) {
+    struct link *retired = find_link(t, 0);
+    if (l == NULL && retired != NULL) {
+        /* A removed peer's slot: its timer handle is still open, and its
+         * old connection (if still closing) no longer points back at it
+         * as current, so only the identity and counters start over. */
+        l = retired;
+        l->id = id;
+        l->backoff_ms = t->cfg.reconnect_min_ms;
+        memset(&l->stats, 0, sizeof(l->stats));
+    } else if (l == NULL) {
         if (t->n_links == SAMPAN_TRANSPORT_MAX_PEERS) {
             return SAMPAN_EBUSY;
         }
@@ -645,6 +654,26 @@ int sampan_transport_set_peer(struct sampan_transport *t, uint64_t id,
     l->addr = addr;
     l->addr_set = true;
     dial(l);
+    return 0;
+}
+
+int sampan_transport_remove_peer(struct sampan_transport *t, uint64_t id)
+{
+    struct link *l = id == 0 ? NULL : find_link(t, id);
+    if (l == NULL || t->closing) {
+        return SAMPAN_ENOTMEMBER;
+    }
+    link_down(l, "peer removed", 0);
+    uv_timer_stop(&l->timer); /* link_down scheduled a redial */
+    while (l->head != NULL) {
+        struct frame *next = l->head->next;
+        free(l->head);
+        l->head = next;
+    }
+    l->tail = NULL;
+    l->queued_bytes = 0;
+    l->addr_set = false;
+    l->id = 0; /* retired: no longer found, no longer accepted */
     return 0;
 }
 

@@ -177,6 +177,16 @@ def test_learner_then_promote(cluster):
     wait_until(lambda: voters(cluster, 2) == [1, 2, 3, 4], 5, what="node 2 to see 4 promoted")
     cli_ok(cluster, "member", "demote", 4, "--addr", "127.0.0.1:%d" % cluster.port(2))
     wait_until(lambda: members(cluster, 1)[4]["role"] == "learner", 5, what="4 demoted")
+    # Removed, it stops; the others hang up on it some election timeouts
+    # later, freeing its transport slot.
+    cli_ok(cluster, "member", "remove", 4, "--addr", "127.0.0.1:%d" % cluster.port(1))
+    assert cluster.nodes[4].proc.wait(timeout=scaled(10)) == 0
+
+    def hung_up():
+        with open(cluster.nodes[1].log_path, "rb") as f:
+            return b"no longer dialing former member 4" in f.read()
+
+    wait_until(hung_up, 10, what="node 1 to hang up on node 4")
 
 
 def test_transfer_leader_cli(cluster):

@@ -1,8 +1,9 @@
 /* unit/test_transport.c: the TCP transport on a real libuv loop over
  * 127.0.0.1: messages of every shape arrive intact between three nodes; a
  * dialer from another cluster is refused; a dead peer's queue stays within
- * its bound; a restarted peer is redialed; a garbage frame closes the
- * connection. Every loop run is bounded by a timer. */
+ * its bound; a removed peer is refused and its slot reused; a restarted
+ * peer is redialed; a garbage frame closes the connection. Every loop run is
+ * bounded by a timer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +293,67 @@ static void test_dead_peer_queue_bounded(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A removed peer's connections are refused from then on, sends to it fail,
+ * and its slot serves a new peer: replacing members never runs out of the
+ * SAMPAN_TRANSPORT_MAX_PEERS slots. */
+static void test_remove_peer_frees_its_slot(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct node a;
+    struct node b;
+    start(&loop, &a, 5, 1, 0);
+    start(&loop, &b, 5, 2, 0);
+    assert_int_equal(sampan_transport_set_peer(b.t, 1, "127.0.0.1",
+                                               sampan_transport_port(a.t)),
+                     0);
+    /* a's table full: peer 2 plus 15 others. */
+    for (uint64_t id = 2; id <= SAMPAN_TRANSPORT_MAX_PEERS + 1; id++) {
+        assert_int_equal(sampan_transport_set_peer(a.t, id, "127.0.0.1",
+                                                   sampan_transport_port(b.t)),
+                         0);
+    }
+    assert_int_equal(sampan_transport_set_peer(a.t, 99, "127.0.0.1", 1),
+                     SAMPAN_EBUSY);
+    struct sampan_msg hb = {
+        .type = SAMPAN_MSG_HEARTBEAT, .from = 2, .to = 1, .term = 1};
+    assert_int_equal(sampan_transport_send(b.t, &hb), 0);
+    struct want w = {&a, 1};
+    assert_true(run_until(&loop, have, &w, 3000));
+
+    assert_int_equal(sampan_transport_remove_peer(a.t, 2), 0);
+    assert_int_equal(sampan_transport_remove_peer(a.t, 2), SAMPAN_ENOTMEMBER);
+    assert_int_equal(sampan_transport_remove_peer(a.t, 0), SAMPAN_ENOTMEMBER);
+    struct sampan_msg to2 = {
+        .type = SAMPAN_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 1};
+    assert_int_equal(sampan_transport_send(a.t, &to2), SAMPAN_ENOTMEMBER);
+    /* b's established connection still delivers; a new one from b (after
+     * b restarts) is refused as not a member. */
+    stop(&loop, &b);
+    start(&loop, &b, 5, 2, 0);
+    assert_int_equal(sampan_transport_set_peer(b.t, 1, "127.0.0.1",
+                                               sampan_transport_port(a.t)),
+                     0);
+    size_t before = a.got;
+    for (int i = 0; i < 20; i++) {
+        sampan_transport_send(b.t, &hb);
+        w.count = before + 1;
+        run_until(&loop, have, &w, 20);
+    }
+    assert_int_equal(a.got, before);
+    assert_non_null(strstr(a.last_log, "not a member"));
+    /* The freed slot takes a new peer. */
+    assert_int_equal(sampan_transport_set_peer(a.t, 99, "127.0.0.1",
+                                               sampan_transport_port(b.t)),
+                     0);
+    assert_int_equal(sampan_transport_set_peer(a.t, 100, "127.0.0.1", 1),
+                     SAMPAN_EBUSY);
+    stop(&loop, &a);
+    stop(&loop, &b);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* A peer that restarts on the same port is redialed and reached again. */
 static void test_redial_after_restart(void **state)
 {
@@ -408,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_three_nodes_exchange),
         cmocka_unit_test(test_other_cluster_refused),
         cmocka_unit_test(test_dead_peer_queue_bounded),
+        cmocka_unit_test(test_remove_peer_frees_its_slot),
         cmocka_unit_test(test_redial_after_restart),
         cmocka_unit_test(test_garbage_closes_connection),
     };
