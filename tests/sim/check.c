@@ -262,6 +262,15 @@ void check_recovered(struct sim *s, struct sim_node *nd)
     }
 }
 
+static uint32_t id_bits(const uint64_t *ids, uint32_t n)
+{
+    uint32_t bits = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        bits |= ids[i] < 32 ? 1u << ids[i] : 0;
+    }
+    return bits;
+}
+
 /* A configuration entry (or a snapshot's configuration) at `index` is
  * committed: the newest such is what durability is checked against. */
 static void note_committed_conf(struct sim *s, uint64_t index,
@@ -272,6 +281,13 @@ static void note_committed_conf(struct sim *s, uint64_t index,
     }
     s->committed_conf = *c;
     s->committed_conf_index = index;
+    if (s->n_conf_seen < SIM_CONF_HISTORY) {
+        struct sim_conf_seen *seen = &s->conf_seen[s->n_conf_seen++];
+        seen->index = index;
+        seen->voters = id_bits(c->voters, c->n_voters);
+        seen->outgoing = id_bits(c->outgoing, c->n_outgoing);
+        seen->learners = id_bits(c->learners, c->n_learners);
+    }
     for (int id = 1; id <= s->n; id++) {
         if (sampan_membership_is_voter(c, (uint64_t)id) ||
             sampan_membership_is_learner(c, (uint64_t)id)) {

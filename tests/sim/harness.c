@@ -1,9 +1,14 @@
 /* sim/harness.c: the helpers the classic scenarios are written with (after
  * MIT 6.824's test harness): one(), check_one_leader(), check_terms(),
- * check_no_leader(), n_committed(), wait(). All waiting is in virtual time. */
+ * check_no_leader(), n_committed(), wait(); and those of the faulty runs
+ * (random schedules, membership scenarios): clients proposing through
+ * random nodes, the history of what they saw committed, and the end of a
+ * run (heal, finish the membership change, verify). All waiting is in
+ * virtual time. */
 #include <string.h>
 
 #include "sim.h"
+#include "vfs_sim.h"
 
 int sim_n_committed(struct sim *s, uint64_t index, uint64_t *hash)
 {
@@ -175,4 +180,107 @@ uint64_t sim_wait(struct sim *s, uint64_t index, int n, uint64_t start_term)
     SIM_ASSERT(s, nd >= n, "only %d decided for index %llu; wanted %d", nd,
                (unsigned long long)index, n);
     return hash;
+}
+
+/* ---- clients, and the end of a faulty run -------------------------------- */
+
+void sim_client_propose(struct sim *s, struct sim_history *h)
+{
+    int count = (int)sim_rand_range(s, 1, 6);
+    for (int k = 0; k < count; k++) {
+        uint64_t id = sim_rand_range(s, 1, (uint64_t)s->n + 1);
+        uint8_t cmd[16];
+        uint64_t v = h->next_value++;
+        memcpy(cmd, &v, 8);
+        memcpy(cmd + 8, &s->seed, 8);
+        /* Any node may be asked: followers (learners and nodes that just
+         * joined too) forward to their leader. */
+        sim_propose(s, id, cmd, sizeof(cmd), NULL);
+    }
+}
+
+void sim_history_note(struct sim *s, struct sim_history *h)
+{
+    for (;;) {
+        uint64_t hash;
+        uint64_t index = h->scanned + 1;
+        if (sim_n_committed(s, index, &hash) == 0 || h->n == SIM_MAX_ACKED) {
+            return;
+        }
+        h->acked[h->n].index = index;
+        h->acked[h->n].hash = hash;
+        h->n++;
+        h->scanned = index;
+    }
+}
+
+/* A restart must always succeed: crashes, torn writes and fsync errors
+ * never leave a disk that recovery refuses. */
+void sim_restart_ok(struct sim *s, uint64_t id)
+{
+    int rv = sim_restart(s, id);
+    SIM_ASSERT(s, rv == 0, "n%llu could not restart: %s",
+               (unsigned long long)id, s->nodes[id].stop_reason);
+}
+
+void sim_end_faults(struct sim *s)
+{
+    sim_heal(s);
+    sim_set_reliable(s, true);
+    sim_set_long_reordering(s, false);
+    s->net.dup_permille = 0;
+    for (int id = 1; id <= s->n; id++) {
+        vfs_sim_clear_faults(s->nodes[id].disk);
+        sim_restart_ok(s, (uint64_t)id);
+    }
+}
+
+void sim_heal_and_verify(struct sim *s, const bool *want, bool joint,
+                         struct sim_history *h)
+{
+    sim_end_faults(s);
+    /* The membership change under way completes. */
+    bool done = sim_members_step(s, want, joint);
+    for (int k = 0; k < 300 && !done; k++) {
+        sim_run_for(s, 100 * SIM_MS);
+        done = sim_members_step(s, want, joint);
+    }
+    SIM_ASSERT(s, done,
+               "the membership change did not complete within 30 s of "
+               "healing");
+    sim_check_one_leader(s);
+    uint8_t final_cmd[16] = "final-command";
+    memcpy(final_cmd + 13, &s->seed, 3);
+    int members = sim_n_members(s);
+    uint64_t index = sim_one(s, final_cmd, sizeof(final_cmd), members, true);
+    SIM_ASSERT(s, index > 0, "final command not committed");
+    sim_history_note(s, h);
+    /* Reads are live again: one through every member is served, and
+     * every member holds the configuration asked for. */
+    uint64_t reads[SIM_MAX_NODES + 1] = {0};
+    for (int id = 1; id <= s->n; id++) {
+        if (s->nodes[id].retired) {
+            continue;
+        }
+        reads[id] = sim_read(s, (uint64_t)id);
+        SIM_ASSERT(s, reads[id] != 0, "n%d refused a read after healing", id);
+    }
+    sim_run_for(s, 2 * SIM_SEC);
+    for (int id = 1; id <= s->n; id++) {
+        if (s->nodes[id].retired) {
+            continue;
+        }
+        SIM_ASSERT(s, sim_read_served(s, reads[id], NULL),
+                   "read through n%d not served within 2 s of healing", id);
+        sim_check_conf(s, (uint64_t)id, want);
+    }
+    /* Every command seen committed is still there on every member. */
+    for (size_t i = 0; i < h->n; i++) {
+        uint64_t hash;
+        int holders = sim_n_committed(s, h->acked[i].index, &hash);
+        SIM_ASSERT(s, holders == members && hash == h->acked[i].hash,
+                   "acknowledged index %llu lost or changed (%d holders of "
+                   "%d members)",
+                   (unsigned long long)h->acked[i].index, holders, members);
+    }
 }

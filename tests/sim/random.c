@@ -12,36 +12,6 @@
 #include "sim.h"
 #include "vfs_sim.h"
 
-#define MAX_ACKED 4096
-
-struct acked {
-    uint64_t index;
-    uint64_t hash;
-};
-
-static void propose_some(struct sim *s, uint64_t *next_value)
-{
-    int count = (int)sim_rand_range(s, 1, 6);
-    for (int k = 0; k < count; k++) {
-        uint64_t id = sim_rand_range(s, 1, (uint64_t)s->n + 1);
-        uint8_t cmd[16];
-        uint64_t v = (*next_value)++;
-        memcpy(cmd, &v, 8);
-        memcpy(cmd + 8, &s->seed, 8);
-        /* Any node may be asked: followers forward to their leader. */
-        sim_propose(s, id, cmd, sizeof(cmd), NULL);
-    }
-}
-
-/* A restart must always succeed: crashes, torn writes and fsync errors
- * never leave a disk that recovery refuses. */
-static void restart(struct sim *s, uint64_t id)
-{
-    int rv = sim_restart(s, id);
-    SIM_ASSERT(s, rv == 0, "n%llu could not restart: %s",
-               (unsigned long long)id, s->nodes[id].stop_reason);
-}
-
 void sim_random_fault(struct sim *s)
 {
     uint64_t id = sim_rand_range(s, 1, (uint64_t)s->n + 1);
@@ -75,7 +45,7 @@ void sim_random_fault(struct sim *s)
         sim_crash(s, id);
         break;
     case 6:
-        restart(s, id);
+        sim_restart_ok(s, id);
         break;
     case 7:
         sim_set_reliable(s, !s->net.reliable);
@@ -98,7 +68,7 @@ void sim_random_fault(struct sim *s)
         break;
     case 11:
         for (int i = 1; i <= s->n; i++) {
-            restart(s, (uint64_t)i);
+            sim_restart_ok(s, (uint64_t)i);
             sim_connect(s, (uint64_t)i);
         }
         break;
@@ -114,23 +84,6 @@ void sim_random_fault(struct sim *s)
             vfs_sim_fail_next_sync(s->nodes[id].disk);
         }
         break;
-    }
-}
-
-/* Records every index that all live nodes agree on as acknowledged. */
-static size_t note_acked(struct sim *s, struct acked *acked, size_t n_acked,
-                         uint64_t *scanned)
-{
-    for (;;) {
-        uint64_t hash;
-        uint64_t index = *scanned + 1;
-        if (sim_n_committed(s, index, &hash) == 0 || n_acked == MAX_ACKED) {
-            return n_acked;
-        }
-        acked[n_acked].index = index;
-        acked[n_acked].hash = hash;
-        n_acked++;
-        *scanned = index;
     }
 }
 
@@ -262,10 +215,7 @@ void sim_random_schedule(struct sim_ctx *ctx)
     if (ctx->seed % 7 % 3 != 0) {
         s->snapshot_every = (uint32_t)sim_rand_range(s, 3, 21);
     }
-    struct acked acked[MAX_ACKED];
-    size_t n_acked = 0;
-    uint64_t scanned = 0;
-    uint64_t next_value = 1;
+    struct sim_history h = {.next_value = 1};
     s->net.reliable = sim_rand(s) % 3 != 0;
     struct plan plan = {.done = true};
     for (int id = 1; id <= n; id++) {
@@ -273,7 +223,7 @@ void sim_random_schedule(struct sim_ctx *ctx)
     }
     int rounds = (int)sim_rand_range(s, 20, 80);
     for (int round = 0; round < rounds; round++) {
-        propose_some(s, &next_value);
+        sim_client_propose(s, &h);
         reads_and_transfers(s);
         maybe_change_membership(s, &plan);
         plan.done = sim_members_step(s, plan.want, plan.joint);
@@ -286,59 +236,9 @@ void sim_random_schedule(struct sim_ctx *ctx)
         sim_run_for(s, sim_rand(s) % 10 == 0
                            ? sim_rand_range(s, 100, 1000) * SIM_MS
                            : sim_rand_range(s, 1, 150) * SIM_MS);
-        n_acked = note_acked(s, acked, n_acked, &scanned);
+        sim_history_note(s, &h);
     }
-    /* Heal everything: the cluster must recover and make progress. */
-    sim_heal(s);
-    sim_set_reliable(s, true);
-    sim_set_long_reordering(s, false);
-    s->net.dup_permille = 0;
-    for (int id = 1; id <= s->n; id++) {
-        vfs_sim_clear_faults(s->nodes[id].disk);
-        restart(s, (uint64_t)id);
-    }
-    /* The membership change under way completes. */
-    for (int k = 0; k < 300 && !plan.done; k++) {
-        sim_run_for(s, 100 * SIM_MS);
-        plan.done = sim_members_step(s, plan.want, plan.joint);
-    }
-    SIM_ASSERT(s, plan.done,
-               "the membership change did not complete within 30 s of "
-               "healing");
-    sim_check_one_leader(s);
-    uint8_t final_cmd[16] = "final-command";
-    memcpy(final_cmd + 13, &s->seed, 3);
-    int members = sim_n_members(s);
-    SIM_ASSERT(s, members == wanted(s, &plan), "%d members, %d wanted", members,
-               wanted(s, &plan));
-    uint64_t index = sim_one(s, final_cmd, sizeof(final_cmd), members, true);
-    n_acked = note_acked(s, acked, n_acked, &scanned);
-    /* Reads are live again: one through every member is served, and
-     * every member holds the configuration asked for. */
-    uint64_t reads[SIM_MAX_NODES + 1] = {0};
-    for (int id = 1; id <= s->n; id++) {
-        if (s->nodes[id].retired) {
-            continue;
-        }
-        reads[id] = sim_read(s, (uint64_t)id);
-        SIM_ASSERT(s, reads[id] != 0, "n%d refused a read after healing", id);
-    }
-    sim_run_for(s, 2 * SIM_SEC);
-    for (int id = 1; id <= s->n; id++) {
-        if (s->nodes[id].retired) {
-            continue;
-        }
-        SIM_ASSERT(s, sim_read_served(s, reads[id], NULL),
-                   "read through n%d not served within 2 s of healing", id);
-        sim_check_conf(s, (uint64_t)id, plan.want);
-    }
-    /* Every command seen committed is still there on every member. */
-    for (size_t i = 0; i < n_acked; i++) {
-        uint64_t hash;
-        int holders = sim_n_committed(s, acked[i].index, &hash);
-        SIM_ASSERT(s, holders == members && hash == acked[i].hash,
-                   "acknowledged index %llu lost or changed (%d holders)",
-                   (unsigned long long)acked[i].index, holders);
-    }
-    SIM_ASSERT(s, index > 0, "final command not committed");
+    /* Heal everything: the cluster must recover, finish the membership
+     * change and make progress, having lost nothing. */
+    sim_heal_and_verify(s, plan.want, plan.joint, &h);
 }

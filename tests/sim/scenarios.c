@@ -7,8 +7,9 @@
 size_t sim_scenarios(struct sim_scenario *out, size_t cap)
 {
     const struct sim_scenario *const groups[] = {
-        sim_scenarios_election, sim_scenarios_agree, sim_scenarios_persist,
-        sim_scenarios_beyond,   sim_scenarios_disk,  sim_scenarios_snapshot};
+        sim_scenarios_election,  sim_scenarios_agree, sim_scenarios_persist,
+        sim_scenarios_beyond,    sim_scenarios_disk,  sim_scenarios_snapshot,
+        sim_scenarios_membership};
     size_t count = 0;
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
         for (const struct sim_scenario *sc = groups[g]; sc->name != NULL;

@@ -11,5 +11,6 @@ extern const struct sim_scenario sim_scenarios_persist[];
 extern const struct sim_scenario sim_scenarios_beyond[];
 extern const struct sim_scenario sim_scenarios_disk[];
 extern const struct sim_scenario sim_scenarios_snapshot[];
+extern const struct sim_scenario sim_scenarios_membership[];
 
 #endif

@@ -130,6 +130,16 @@ struct sim_committed {
     uint64_t max; /* highest index known committed */
 };
 
+/* A committed configuration as the checker saw it: its entry's index and
+ * its members as bitmaps of ids (bit id). */
+#define SIM_CONF_HISTORY 64
+struct sim_conf_seen {
+    uint64_t index;
+    uint32_t voters;
+    uint32_t outgoing;
+    uint32_t learners;
+};
+
 struct sim {
     uint64_t seed;
     uint64_t rng;
@@ -159,6 +169,10 @@ struct sim {
      * checked against. Starts as the initial configuration. */
     struct sampan_membership committed_conf;
     uint64_t committed_conf_index;
+    /* The configurations seen committed, in order (the first
+     * SIM_CONF_HISTORY), for scenarios to inspect. */
+    struct sim_conf_seen conf_seen[SIM_CONF_HISTORY];
+    size_t n_conf_seen;
     size_t leader_of_term_cap;
     struct sim_committed committed;
     struct sim_logmap *logmap; /* (index, term) -> prefix hash */
@@ -348,6 +362,38 @@ void sim_check_no_leader(struct sim *s);
 uint64_t sim_wait(struct sim *s, uint64_t index, int n, uint64_t start_term);
 uint64_t sim_msgs_total(struct sim *s);
 uint64_t sim_bytes_total(struct sim *s);
+
+/* What clients saw committed in a faulty run: every index some node
+ * applied, with its command's hash, in order. */
+#define SIM_MAX_ACKED 4096
+struct sim_history {
+    struct {
+        uint64_t index;
+        uint64_t hash;
+    } acked[SIM_MAX_ACKED];
+    size_t n;
+    uint64_t scanned;    /* indexes up to here are recorded      */
+    uint64_t next_value; /* the next client command's number     */
+};
+/* A client: 1 to 5 commands proposed through random nodes. */
+void sim_client_propose(struct sim *s, struct sim_history *h);
+/* Records what was applied since the last call. */
+void sim_history_note(struct sim *s, struct sim_history *h);
+/* Restarts a down node (not a retired one) and fails the run if it
+ * cannot start: crashes and disk faults never leave a disk recovery
+ * refuses. */
+void sim_restart_ok(struct sim *s, uint64_t id);
+/* Ends every fault: the network heals (reliable, in order, no
+ * duplicates), the disks' pending faults are cleared, every node that is
+ * down (and not retired) restarts. */
+void sim_end_faults(struct sim *s);
+/* The end of a faulty run: heals the network and the disks, restarts every
+ * node, completes the membership change toward `want` (sim_members_step),
+ * then requires one leader, a new command committed on every member, a
+ * read served through every member, every member holding the voters
+ * `want`, and every command in `h` still on every member. */
+void sim_heal_and_verify(struct sim *s, const bool *want, bool joint,
+                         struct sim_history *h);
 
 /* ---- scenarios and runners ------------------------------------------------
  */
