@@ -309,7 +309,8 @@ class Nemesis:
         if f.kind == "membership":
             return await self.membership_stop(f)
         if f.kind in ("kill", "torn"):
-            for i in f.nodes:
+            # Nodes added again last: they ask a running member (--join).
+            for i in sorted(f.nodes, key=lambda i: (self.db.nodes[i].joined, i)):
                 await self.restart(i, expect_repair=(f.kind == "torn"
                                                      and "bytes at offset" in f.params.get("tore", "")))
         elif f.kind == "pause":
@@ -411,13 +412,19 @@ class Nemesis:
                                     ",".join(str(i) for i in sorted(conf) if conf[i] == role)))
         return "; ".join(parts) + "; leader %s" % leader
 
-    async def member_cli(self, via, *args):
-        """`sampan ARGS... --addr <node via>`: (ok?, outcome text)."""
+    async def ask(self, head, what, via, conf, leader, *args):
+        """Notes a change about to be asked (and the configuration it was
+        planned on), asks for it with `sampan ARGS... --addr <node via>`,
+        and notes the outcome: another lane may act in between. Returns
+        whether it was acknowledged (exit 0)."""
+        self.note("%s: %s via node %d [%s]" % (head, what, via, self.describe_conf(conf, leader)))
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
         rc, out = await self.db.cli(list(args) + ["--addr", "127.0.0.1:%d" % self.db.nodes[via].port],
                                     self.cli_timeout)
-        if rc == 0:
-            return True, "OK"
-        return False, ("exit %s: %s" % (rc, out) if rc is not None else out)[:200]
+        text = "OK" if rc == 0 else ("exit %s: %s" % (rc, out) if rc is not None else out)[:200]
+        self.note("  %s %s: %s (%.2fs)" % (head.split(" ", 1)[1], what, text, loop.time() - asked))
+        return rc == 0
 
     async def leader_configuration(self, patience=3.0):
         """configuration(), asked again for up to `patience` seconds while
@@ -441,9 +448,8 @@ class Nemesis:
             # round trip left behind (its promotion failed) is promoted.
             via = await self.live_member()
             if via is not None:
-                ok, outcome = await self.member_cli(via, "member", "promote", x)
-                self.note("%s: first promote node %d, left a learner, via node %d: %s"
-                          % (head, x, via, outcome))
+                await self.ask(head, "first promote node %d, left a learner" % x, via,
+                               conf, leader, "member", "promote", x)
                 conf, leader = await self.leader_configuration()
                 if conf is None:
                     self.note("%s: skipped: no leader answered MEMBER LIST" % head)
@@ -451,7 +457,7 @@ class Nemesis:
         voters = sorted(i for i, role in conf.items() if role == "voter")
         if f.variant in ("remove-one", "remove-leader", "learner"):
             if len(voters) <= MIN_VOTERS:
-                self.note("%s: skipped: only %d voters (%s)"
+                self.note("%s: skipped: only %d voters [%s]"
                           % (head, len(voters), self.describe_conf(conf, leader)))
                 return
             if f.variant == "remove-leader" and leader in voters:
@@ -463,21 +469,16 @@ class Nemesis:
                 self.note("%s: skipped: no live member to ask" % head)
                 return
             self.targets[id(f)] = x
-            role = " (the leader)" if x == leader else ""
+            what = "node %d%s" % (x, " (the leader)" if x == leader else "")
             if f.variant == "learner":
-                ok, outcome = await self.member_cli(via, "member", "demote", x)
-                self.note("%s: demote node %d%s via node %d: %s" % (head, x, role, via, outcome))
+                await self.ask(head, "demote " + what, via, conf, leader, "member", "demote", x)
                 return
             node = self.db.nodes[x]
             node.remove_asked = True
-            ok, outcome = await self.member_cli(via, "member", "remove", x)
-            if ok:
+            if await self.ask(head, "remove " + what, via, conf, leader, "member", "remove", x):
                 node.removed = True
-            self.note("%s: remove node %d%s via node %d: %s%s" % (
-                head, x, role, via, outcome,
-                "" if ok else " (indeterminate: the configuration will tell)"))
         elif f.variant == "re-add":
-            await self.re_add(f, head, conf)
+            await self.re_add(f, head, conf, leader)
         else:  # transfer
             others = [v for v in voters if v != leader]
             via = await self.live_member()
@@ -487,11 +488,10 @@ class Nemesis:
                 return
             x = self.mrng.choice(others)
             self.targets[id(f)] = x
-            ok, outcome = await self.member_cli(via, "transfer-leader", x)
-            self.note("%s: to node %d (from %s) via node %d: %s"
-                      % (head, x, leader or "no known leader", via, outcome))
+            await self.ask(head, "leadership to node %d" % x, via, conf, leader,
+                           "transfer-leader", x)
 
-    async def re_add(self, f, head, conf):
+    async def re_add(self, f, head, conf, leader):
         """Wipe a node that is out, `member add` it through a live member,
         start it with --join. A node still running although removed (it
         never heard of its removal) is killed first."""
@@ -502,23 +502,23 @@ class Nemesis:
         x = self.mrng.choice(out)
         node = self.db.nodes[x]
         node.removed = True  # while it is wiped: the process lane leaves it alone
-        extra = ""
         if node.running():
             self.db.kill(x)
-            extra = " (killed it first: still running, it never heard of its removal)"
+            self.note("%s: killed node %d: still running, it never heard of its removal"
+                      % (head, x))
         self.db.wipe(x)
         via = await self.live_member(exclude=x)
         if via is None:
-            self.note("%s: skipped: no live member to ask (node %d wiped%s)" % (head, x, extra))
+            self.note("%s: skipped: no live member to ask (node %d wiped)" % (head, x))
             return
         self.targets[id(f)] = x
-        ok, outcome = await self.member_cli(via, "member", "add", x,
-                                            "127.0.0.1:%d" % node.peer_port)
+        ok = await self.ask(head, "add node %d (wiped)" % x, via, conf, leader,
+                            "member", "add", x, "127.0.0.1:%d" % node.peer_port)
         if not ok:
-            conf, _ = await self.leader_configuration()
+            conf, leader = await self.leader_configuration()
             ok = conf is not None and x in conf
-            outcome += "; %s" % ("it is a member now" if ok else "not a member")
-        self.note("%s: node %d wiped%s, added via node %d: %s" % (head, x, extra, via, outcome))
+            self.note("%s: node %d is %sa member [%s]"
+                      % (head, x, "" if ok else "not ", self.describe_conf(conf, leader)))
         if ok:
             node.removed = node.remove_asked = False
             node.joined = True
@@ -537,20 +537,17 @@ class Nemesis:
         if f.variant == "learner":
             via = await self.live_member()
             if role != "learner" or via is None:
-                self.note("%s: node %d is %s: not promoted (%s)"
+                self.note("%s: node %d is %s: not promoted [%s]"
                           % (head, x, role, self.describe_conf(conf, leader)))
                 return
-            ok, outcome = await self.member_cli(via, "member", "promote", x)
-            conf, leader = await self.configuration()
-            self.note("%s: promote node %d via node %d: %s (%s)"
-                      % (head, x, via, outcome, self.describe_conf(conf, leader)))
+            await self.ask(head, "promote node %d" % x, via, conf, leader, "member", "promote", x)
             return
         node = self.db.nodes[x]
         if f.variant == "re-add" and conf is not None and x in conf and not node.running():
             await self.restart(x)  # its join failed: once more
-        state = ("running" if node.running() else "down") if x in self.db.nodes else "?"
-        self.note("%s: node %d is %s and %s (%s)"
-                  % (head, x, role, state, self.describe_conf(conf, leader)))
+        self.note("%s: node %d is %s and %s [%s]"
+                  % (head, x, role, "running" if node.running() else "down",
+                     self.describe_conf(conf, leader)))
 
     async def settle(self, timeout):
         """After healing, with the membership lane on: takes the
