@@ -137,9 +137,6 @@ void sim_check_conf(struct sim *s, uint64_t id, const bool *want)
 bool sim_members_step(struct sim *s, const bool *want, bool joint)
 {
     retire_removed(s, want);
-    if (conf_is(s, &s->committed_conf, want)) {
-        return true;
-    }
     uint64_t leader = sim_leader(s);
     if (leader == 0) {
         return false;
@@ -151,6 +148,11 @@ bool sim_members_step(struct sim *s, const bool *want, bool joint)
     const struct sampan_membership *c = sampan_raft_membership(r, &conf_index);
     if (conf_index > st.commit || c->n_outgoing > 0) {
         return false; /* a change is pending (joint ones end by themselves) */
+    }
+    if (conf_is(s, c, want)) {
+        /* Done once the checker saw it committed too (a change pending in
+         * the leader's log, say a demotion, would not be). */
+        return conf_is(s, &s->committed_conf, want);
     }
     /* Add first, so the cluster keeps its fault tolerance throughout. */
     for (int id = 1; id <= s->n; id++) {
@@ -188,5 +190,5 @@ bool sim_members_step(struct sim *s, const bool *want, bool joint)
             return false;
         }
     }
-    return false; /* the leader's configuration is it: wait for commit */
+    return false;
 }

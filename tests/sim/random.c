@@ -144,33 +144,35 @@ static int wanted(const struct sim *s, const struct plan *p)
     return n;
 }
 
-/* A wanted voter to remove: the leader one time in three (thesis 4.2.2),
- * else any. */
-static void drop_one(struct sim *s, struct plan *p)
+/* A wanted voter: the leader one time in three (its own removal or
+ * demotion is the case of thesis 4.2.2), else any. */
+static uint64_t pick_voter(struct sim *s, const struct plan *p)
 {
     uint64_t leader = sim_leader(s);
     if (leader != 0 && p->want[leader] && sim_rand(s) % 3 == 0) {
-        p->want[leader] = false;
-        return;
+        return leader;
     }
     int k = (int)sim_rand_range(s, 0, (uint64_t)wanted(s, p));
     for (int id = 1; id <= s->n; id++) {
         if (p->want[id] && k-- == 0) {
-            p->want[id] = false;
-            return;
+            return (uint64_t)id;
         }
     }
+    return 0;
 }
 
 enum change_kind {
     GROW,
     SHRINK,
-    REPLACE
+    REPLACE,
+    DEMOTE
 };
 
 /* Now and then, once the previous change is done, a new one: a fresh node
  * added, a voter removed, or one replaced by a fresh node (one change
- * after the other, or in one joint change); 3 to 5 voters throughout. */
+ * after the other, or in one joint change); 3 to 5 voters throughout,
+ * but for a voter demoted to learner now and then, which the driver then
+ * promotes again. */
 static void maybe_change_membership(struct sim *s, struct plan *p)
 {
     if (!p->done || sim_rand(s) % 8 != 0) {
@@ -178,7 +180,18 @@ static void maybe_change_membership(struct sim *s, struct plan *p)
     }
     int voters = wanted(s, p);
     bool room = s->n < SIM_MAX_NODES;
-    enum change_kind what = (enum change_kind)(sim_rand(s) % 3);
+    enum change_kind what = (enum change_kind)(sim_rand(s) % 4);
+    if (what == DEMOTE) {
+        uint64_t leader = sim_leader(s);
+        uint64_t victim = pick_voter(s, p);
+        if (leader != 0 && victim != 0) {
+            struct sampan_conf_change ch = {.type = SAMPAN_CONF_ADD_LEARNER,
+                                            .id = victim};
+            sim_change(s, leader, &ch, 1, NULL);
+            p->done = false;
+        }
+        return;
+    }
     if (what == GROW && (voters >= 5 || !room)) {
         what = SHRINK;
     }
@@ -189,7 +202,7 @@ static void maybe_change_membership(struct sim *s, struct plan *p)
         return;
     }
     if (what != GROW) {
-        drop_one(s, p);
+        p->want[pick_voter(s, p)] = false;
     }
     if (what != SHRINK) {
         p->want[sim_add_node(s)] = true;

@@ -261,8 +261,8 @@ int sim_n_members(const struct sim *s);
  * removes the voters not wanted, which is then a joint change when it
  * touches more than one voter), then extra members are removed, and
  * removed members are retired once their removal commits. Call it now
- * and then; it returns true when the committed configuration is `want`
- * (voters only, not joint). */
+ * and then; it returns true when a leader's configuration, committed, is
+ * `want` (voters only, not joint) and nothing else is pending. */
 bool sim_members_step(struct sim *s, const bool *want, bool joint);
 /* Fails the run unless node id (up) holds exactly the voters `want`, not
  * joint, without learners. */
