@@ -266,7 +266,7 @@ def summary_row(k, r):
         result = "ok" if r.passed else "ANOMALY " + str(r.dir)
     return "%4d %10d %5d %-8s %-30s %7d %7d %6d %6d %9d %5d %6.1f  %s" % (
         k, r.seed, r.nodes, r.workload, ("canary:" if r.canary else "") +
-        ",".join(r.nemeses)[:30], r.ops, r.ok, r.fail, r.info, len(r.anomalies),
+        ("all" if tuple(r.nemeses) == ALL_FAULTS else ",".join(r.nemeses))[:30], r.ops, r.ok, r.fail, r.info, len(r.anomalies),
         r.lost, r.elapsed, result)
 
 
