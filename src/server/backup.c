@@ -200,25 +200,10 @@ static void begin(struct conn *c, uint64_t slot)
                          s->backups != NULL ? busy_msg : "ERR stopping");
         return;
     }
-    struct pending *p = server_pending_new(s, c, slot, true);
-    if (p == NULL) {
-        conn_reply_error(c, slot,
-                         "BUSY too many commands awaiting the log; retry "
-                         "shortly");
-        return;
+    struct pending *p = command_read_barrier(c, NULL, slot);
+    if (p != NULL) {
+        p->backup = true;
     }
-    p->backup = true;
-    int rv = sampan_node_read_index(s->node, p->id);
-    if (rv != 0) {
-        server_pending_drop(s, p);
-        conn_reply_error(c, slot,
-                         rv == SAMPAN_ENOLEADER
-                             ? "TRYAGAIN no leader is known yet; retry shortly"
-                             : "ERR this node cannot serve a read index now");
-        return;
-    }
-    p->counted = true;
-    c->reads_in_flight++;
 }
 
 /* The handle named by argument 2, or NULL after replying why not. */

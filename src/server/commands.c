@@ -174,47 +174,57 @@ static void run_local_read(struct conn *c, const struct resp_request *req,
     }
 }
 
-static void run_read(struct conn *c, const struct resp_request *req,
-                     uint64_t slot)
+struct pending *command_read_barrier(struct conn *c,
+                                     const struct resp_request *req,
+                                     uint64_t slot)
 {
     struct server *s = c->srv;
-    if (c->stale_reads) {
-        run_local_read(c, req, slot);
-        return;
-    }
     struct pending *p = server_pending_new(s, c, slot, true);
     if (p == NULL) {
         conn_reply_error(c, slot, refusal(SAMPAN_EBUSY));
-        return;
+        return NULL;
     }
     /* Keep the command: it runs once the read index is applied. */
     size_t bytes = 0;
-    for (size_t i = 0; i < req->argc; i++) {
+    for (size_t i = 0; req != NULL && i < req->argc; i++) {
         bytes += req->arglen[i];
     }
-    p->argc = req->argc;
-    p->argv = malloc(req->argc * sizeof(*p->argv));
-    p->argbuf = malloc(bytes ? bytes : 1);
-    if (p->argv == NULL || p->argbuf == NULL) {
-        server_pending_drop(s, p);
-        conn_reply_error(c, slot, "ERR out of memory");
-        return;
-    }
-    size_t off = 0;
-    for (size_t i = 0; i < req->argc; i++) {
-        memcpy(p->argbuf + off, req->argv[i], req->arglen[i]);
-        p->argv[i].p = p->argbuf + off;
-        p->argv[i].len = req->arglen[i];
-        off += req->arglen[i];
+    if (req != NULL) {
+        p->argc = req->argc;
+        p->argv = malloc(req->argc * sizeof(*p->argv));
+        p->argbuf = malloc(bytes ? bytes : 1);
+        if (p->argv == NULL || p->argbuf == NULL) {
+            server_pending_drop(s, p);
+            conn_reply_error(c, slot, "ERR out of memory");
+            return NULL;
+        }
+        size_t off = 0;
+        for (size_t i = 0; i < req->argc; i++) {
+            memcpy(p->argbuf + off, req->argv[i], req->arglen[i]);
+            p->argv[i].p = p->argbuf + off;
+            p->argv[i].len = req->arglen[i];
+            off += req->arglen[i];
+        }
     }
     int rv = sampan_node_read_index(s->node, p->id);
     if (rv != 0) {
         server_pending_drop(s, p);
         conn_reply_error(c, slot, refusal(rv));
-        return;
+        return NULL;
     }
     p->counted = true;
     c->reads_in_flight++;
+    return p;
+}
+
+static void run_read(struct conn *c, const struct resp_request *req,
+                     uint64_t slot)
+{
+    if (c->stale_reads) {
+        run_local_read(c, req, slot);
+        return;
+    }
+    command_read_barrier(c, req, slot);
 }
 
 static void run_info(struct conn *c, uint64_t slot)

@@ -29,6 +29,7 @@ struct pending {
     bool is_read;
     bool counted; /* counted in its connection's *_in_flight */
     bool backup;  /* a read index for SNAPSHOT BEGIN (backup.c) */
+    bool member;  /* a read index before a MEMBER change (members.c) */
     /* Reads: the command, copied (argv point into argbuf). */
     size_t argc;
     struct kv_slice *argv;
@@ -173,6 +174,10 @@ void members_command(struct conn *c, const struct resp_request *req,
                      uint64_t slot);
 void members_transfer_command(struct conn *c, const struct resp_request *req,
                               uint64_t slot);
+/* The read index of a follower's MEMBER / TRANSFERLEADER request (p->member)
+ * is applied: its configuration is now as fresh as the leader's committed
+ * one, so the request is checked against it and forwarded. */
+void members_read_ready(struct server *s, struct pending *p);
 
 /* conn.c */
 void conn_accept(uv_stream_t *listener, int status);
@@ -188,6 +193,12 @@ void conn_request_done(struct conn *c, bool is_read);
 /* commands.c */
 /* Handles one parsed request; its reply will go to `slot`. */
 void command_run(struct conn *c, const struct resp_request *req, uint64_t slot);
+/* Waits for a ReadIndex round before a request runs: a pending read
+ * holding a copy of req (NULL: no copy), or NULL after replying why not.
+ * io_read_ready runs it once this node has applied the read index. */
+struct pending *command_read_barrier(struct conn *c,
+                                     const struct resp_request *req,
+                                     uint64_t slot);
 /* Encodes a kv result as RESP into o. */
 int command_result(struct resp_out *o, const struct kv_result *r);
 

@@ -551,8 +551,8 @@ static bool arg_id(const struct resp_request *req, size_t i, uint64_t *id)
     return true;
 }
 
-void members_command(struct conn *c, const struct resp_request *req,
-                     uint64_t slot)
+static void member_run(struct conn *c, const struct resp_request *req,
+                       uint64_t slot)
 {
     uint64_t id = 0;
     if (req->argc == 2 && resp_arg_is(req, 1, "LIST")) {
@@ -602,8 +602,8 @@ void members_command(struct conn *c, const struct resp_request *req,
     }
 }
 
-void members_transfer_command(struct conn *c, const struct resp_request *req,
-                              uint64_t slot)
+static void transfer_run(struct conn *c, const struct resp_request *req,
+                         uint64_t slot)
 {
     uint64_t id = 0;
     if (req->argc != 2 || !arg_id(req, 1, &id)) {
@@ -617,4 +617,63 @@ void members_transfer_command(struct conn *c, const struct resp_request *req,
         return;
     }
     request(c, slot, ADMIN_OP_TRANSFER, id, NULL, WAIT_LEADER);
+}
+
+/* Arguments a MEMBER or TRANSFERLEADER request can have. */
+#define MEMBERS_MAX_ARGS 5u
+
+/* A follower first catches its configuration up with the leader's
+ * committed one (a ReadIndex round: thesis 6.4, the read index covers
+ * every entry committed when the request arrived), so what it checks and
+ * answers is not stale. True if the request now waits for that. */
+static bool wait_for_barrier(struct conn *c, const struct resp_request *req,
+                             uint64_t slot)
+{
+    if (is_leader(c->srv) || req->argc > MEMBERS_MAX_ARGS) {
+        return false;
+    }
+    struct pending *p = command_read_barrier(c, req, slot);
+    if (p != NULL) {
+        p->member = true;
+    }
+    return true;
+}
+
+void members_command(struct conn *c, const struct resp_request *req,
+                     uint64_t slot)
+{
+    bool list = req->argc == 2 && resp_arg_is(req, 1, "LIST");
+    if (!list && wait_for_barrier(c, req, slot)) {
+        return;
+    }
+    member_run(c, req, slot);
+}
+
+void members_transfer_command(struct conn *c, const struct resp_request *req,
+                              uint64_t slot)
+{
+    if (!wait_for_barrier(c, req, slot)) {
+        transfer_run(c, req, slot);
+    }
+}
+
+void members_read_ready(struct server *s, struct pending *p)
+{
+    struct conn *c = conn_find(s, p->conn_id);
+    if (c != NULL && p->argc >= 1 && p->argc <= MEMBERS_MAX_ARGS) {
+        const uint8_t *argv[MEMBERS_MAX_ARGS];
+        size_t arglen[MEMBERS_MAX_ARGS];
+        for (size_t i = 0; i < p->argc; i++) {
+            argv[i] = p->argv[i].p;
+            arglen[i] = p->argv[i].len;
+        }
+        struct resp_request req = {
+            .argc = p->argc, .argv = argv, .arglen = arglen};
+        if (resp_arg_is(&req, 0, "MEMBER")) {
+            member_run(c, &req, p->slot);
+        } else {
+            transfer_run(c, &req, p->slot);
+        }
+    }
+    server_pending_drop(s, p);
 }

@@ -197,6 +197,10 @@ static void io_read_ready(void *ctx, uint64_t context, uint64_t index)
         backup_read_ready(s, p);
         return;
     }
+    if (p->member) {
+        members_read_ready(s, p);
+        return;
+    }
     struct conn *c = conn_find(s, p->conn_id);
     if (c != NULL) {
         struct kv_result r;
