@@ -57,7 +57,7 @@ static void campaign(struct sampan_raft *r, bool pre_vote, bool transfer)
     if (r->term >= SAMPAN_MAX_TERM) {
         return; /* the term space is exhausted: never wrap (Figure 2) */
     }
-    if (!membership_self_is_voter(r)) {
+    if (!membership_may_campaign(r)) {
         return; /* learners and non-members never campaign */
     }
     uint8_t type;

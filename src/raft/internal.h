@@ -385,6 +385,10 @@ void membership_leader_check(struct sampan_raft *r);
 /* Drops departing slots (leadership ended). */
 void membership_drop_departing(struct sampan_raft *r);
 bool membership_self_is_voter(const struct sampan_raft *r);
+/* Whether this node may start an election: a voter of its latest
+ * configuration, or of the committed one while a later one that removes
+ * it is not committed yet (thesis 4.2.2). */
+bool membership_may_campaign(const struct sampan_raft *r);
 
 /* snapshot.c */
 void snapshot_start_send(struct sampan_raft *r, struct progress *pr);

@@ -16,6 +16,30 @@ bool membership_self_is_voter(const struct sampan_raft *r)
     return sampan_membership_is_voter(&r->conf, r->id);
 }
 
+/* Thesis 4.2.2: "a server that is not part of its own latest configuration
+ * should still start new elections, as it might still be needed until the
+ * Cnew entry is committed" (Figure 4.6). Servers removed by a change not
+ * yet committed may hold the only copies of the entries that would commit
+ * it; if they stayed silent, the voters left, whose logs are shorter, could
+ * never be elected without them (found by membership_replace_joint, seed
+ * 1032: the old voters of a joint change held the leave-joint entry, every
+ * remaining voter lacked it, and no one could ever win). Such a server
+ * campaigns in its latest configuration without counting its own vote
+ * (quorum.c counts listed voters only). Once the change is committed it
+ * stays silent, and learners that were never voters never campaign. */
+bool membership_may_campaign(const struct sampan_raft *r)
+{
+    if (membership_self_is_voter(r)) {
+        return true;
+    }
+    if (r->conf_index <= r->log.committed) {
+        return false;
+    }
+    struct sampan_membership committed;
+    return sampan_raft_conf_at(r, r->log.committed, &committed) == 0 &&
+           sampan_membership_is_voter(&committed, r->id);
+}
+
 /* Rebuilds the progress slots for configuration `c`: this node first, then
  * every member, then (leader only) members that just left, so they still
  * hear that they were removed. Allocates before changing anything. */

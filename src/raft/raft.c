@@ -275,8 +275,9 @@ void sampan_raft_tick(struct sampan_raft *r)
     if (r->election_elapsed >= r->randomized_timeout) {
         /* Figure 2, Followers: no word from a leader within the election
          * timeout: start an election. Learners and non-members never do
-         * (thesis 4.2.1): they would only disturb the voters. */
-        if (membership_self_is_voter(r)) {
+         * (thesis 4.2.1): they would only disturb the voters; a member
+         * removed by a change not committed yet still does (4.2.2). */
+        if (membership_may_campaign(r)) {
             election_campaign(r, !r->cfg.disable_pre_vote);
         } else {
             raft_reset_election_timer(r);
@@ -286,7 +287,7 @@ void sampan_raft_tick(struct sampan_raft *r)
 
 int sampan_raft_campaign(struct sampan_raft *r)
 {
-    if (r->role == SAMPAN_LEADER || !membership_self_is_voter(r)) {
+    if (r->role == SAMPAN_LEADER || !membership_may_campaign(r)) {
         return SAMPAN_ESTATE;
     }
     election_campaign(r, !r->cfg.disable_pre_vote);

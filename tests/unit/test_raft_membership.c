@@ -1017,6 +1017,79 @@ static void test_remove_leader(void **state)
     sampan_raft_free(r);
 }
 
+/* Thesis 4.2.2 (Figure 4.6): a server removed by a change that is not
+ * committed yet may hold the only copies of the entries that would commit
+ * it, so it still campaigns (in its latest configuration, without counting
+ * its own vote), can win, commits the change, and steps down; once its
+ * removal is committed it never campaigns again. A learner removed the
+ * same way never campaigns: it was never a voter. */
+static void test_removed_member_campaigns_until_removal_commits(void **state)
+{
+    (void)state;
+    struct sampan_raft *r = fx_new(3, 3, SEED);
+    struct sampan_membership c12 = conf_make(V12, 2, NULL, 0, NULL, 0, 0);
+    uint8_t buf[SAMPAN_MEMBERSHIP_MAX_BYTES];
+    struct sampan_entry ents[] = {plain_entry(1, 1),
+                                  conf_entry(2, 1, &c12, buf)};
+    fx_step_entries(r, 1, 1, 0, 0, 1, ents, 2);
+    fx_discard(r);
+    assert_false(sampan_membership_is_voter(conf_of(r), 3));
+    assert_int_equal(commit_of(r), 1);
+    assert_int_equal(sampan_raft_campaign(r), 0);
+    struct fx_rd rd;
+    fx_drain_all(r, &rd);
+    assert_int_equal(fx_count(&rd, SAMPAN_MSG_PREVOTE, 1), 1);
+    assert_int_equal(fx_count(&rd, SAMPAN_MSG_PREVOTE, 2), 1);
+    assert_int_equal(fx_count(&rd, SAMPAN_MSG_PREVOTE, 0), 2);
+    fx_rd_free(&rd);
+    for (uint64_t id = 1; id <= 2; id++) {
+        struct sampan_msg g = fx_msg(SAMPAN_MSG_PREVOTE_RESP, id, 3, 2);
+        fx_step(r, &g);
+    }
+    assert_int_equal(fx_status(r).role, SAMPAN_CANDIDATE);
+    fx_discard(r);
+    struct sampan_msg v1 = fx_msg(SAMPAN_MSG_VOTE_RESP, 1, 3, 2);
+    fx_step(r, &v1);
+    /* Its own vote does not count: {1, 2} must both grant. */
+    assert_int_equal(fx_status(r).role, SAMPAN_CANDIDATE);
+    struct sampan_msg v2 = fx_msg(SAMPAN_MSG_VOTE_RESP, 2, 3, 2);
+    fx_step(r, &v2);
+    assert_int_equal(fx_status(r).role, SAMPAN_LEADER);
+    fx_discard(r); /* its no-op, index 3 */
+    fx_ack(r, 1, 3);
+    assert_int_equal(commit_of(r), 1);
+    fx_ack(r, 2, 3);
+    assert_int_equal(commit_of(r), 3);
+    fx_drain_all(r, &rd);
+    assert_int_equal(fx_status(r).role, SAMPAN_FOLLOWER);
+    assert_int_equal(fx_count(&rd, SAMPAN_MSG_TIMEOUT_NOW, 0), 1);
+    fx_rd_free(&rd);
+    for (int t = 0; t < 10 * ELECTION; t++) {
+        sampan_raft_tick(r);
+        assert_int_equal(drain_votes(r), 0);
+    }
+    assert_int_equal(sampan_raft_campaign(r), SAMPAN_ESTATE);
+    sampan_raft_free(r);
+
+    /* A learner whose removal is not committed stays silent. */
+    struct sampan_raft_config cfg;
+    fx_config(&cfg, 4, 3, SEED);
+    cfg.members.n_learners = 1;
+    cfg.members.learners[0] = 4;
+    struct sampan_raft *l = fx_new_cfg(&cfg, NULL);
+    struct sampan_membership c123 = conf_make(V123, 3, NULL, 0, NULL, 0, 0);
+    struct sampan_entry rm[] = {plain_entry(1, 1),
+                                conf_entry(2, 1, &c123, buf)};
+    fx_step_entries(l, 1, 1, 0, 0, 1, rm, 2);
+    fx_discard(l);
+    assert_int_equal(sampan_raft_campaign(l), SAMPAN_ESTATE);
+    for (int t = 0; t < 10 * ELECTION; t++) {
+        sampan_raft_tick(l);
+        assert_int_equal(drain_votes(l), 0);
+    }
+    sampan_raft_free(l);
+}
+
 /* End to end: the removed leader hands over through TIMEOUT_NOW, so a new
  * leader of the remaining voters is elected without waiting an election
  * timeout, and goes on committing without the old one. */
@@ -1679,6 +1752,7 @@ int main(void)
         cmocka_unit_test(test_readded_member_starts_fresh),
         cmocka_unit_test(test_remove_leader),
         cmocka_unit_test(test_remove_leader_hands_over),
+        cmocka_unit_test(test_removed_member_campaigns_until_removal_commits),
         cmocka_unit_test(test_joint_change_commit_and_leave),
         cmocka_unit_test(test_new_leader_leaves_joint),
         cmocka_unit_test(test_election_in_joint_needs_both_majorities),
