@@ -339,17 +339,23 @@ static void committed_reserve(struct sim_committed *c, uint64_t index)
         }
         c->term = grow(c->term, c->cap, cap, sizeof(uint64_t));
         c->hash = grow(c->hash, c->cap, cap, sizeof(uint64_t));
+        c->commit_term = grow(c->commit_term, c->cap, cap, sizeof(uint64_t));
         c->cap = cap;
     }
 }
 
-/* Records that (index, term, hash) is committed; a different entry already
- * recorded at that index violates State Machine Safety. */
+/* Records that (index, term, hash) is committed, seen by node nd in term
+ * `seen_in`; a different entry already recorded at that index violates
+ * State Machine Safety. */
 static void record_committed(struct sim *s, struct sim_node *nd, uint64_t index,
-                             uint64_t term, uint64_t hash, const char *how)
+                             uint64_t term, uint64_t hash, uint64_t seen_in,
+                             const char *how)
 {
     struct sim_committed *c = &s->committed;
     committed_reserve(c, index);
+    if (c->commit_term[index] == 0 || seen_in < c->commit_term[index]) {
+        c->commit_term[index] = seen_in;
+    }
     if (c->term[index] == 0) {
         c->term[index] = term;
         c->hash[index] = hash;
@@ -392,7 +398,9 @@ void check_applied(struct sim *s, struct sim_node *nd,
                  (unsigned long long)a->last);
     }
     uint64_t h = entry_hash(e);
-    record_committed(s, nd, e->index, e->term, h, "applied");
+    struct sampan_status st;
+    sampan_raft_status(nd->raft, &st);
+    record_committed(s, nd, e->index, e->term, h, st.term, "applied");
     note_committed_entry(s, nd, e);
     applied_reserve(a, e->index);
     /* The harness identifies commands by the hash of their bytes alone. */
@@ -443,7 +451,10 @@ void check_restored(struct sim *s, struct sim_node *nd,
         memcpy(rec, snap->data + (i - 1) * 24, 24);
         /* Everything a snapshot holds is committed state: it must agree
          * with what every other node committed (State Machine Safety). */
-        record_committed(s, nd, i, rec[0], rec[1], "restored");
+        record_committed(s, nd, i, rec[0], rec[1],
+                         nd->raft != NULL && !nd->booting ? nd->last_term
+                                                          : UINT64_MAX,
+                         "restored");
         a->term[i] = rec[0];
         a->ehash[i] = rec[1];
         a->hash[i] = rec[2];
@@ -463,7 +474,11 @@ static void check_leader_completeness(struct sim *s, struct sim_node *nd,
 {
     const struct sim_committed *c = &s->committed;
     for (uint64_t i = 1; i <= c->max; i++) {
-        if (c->term[i] == 0) {
+        /* Figure 3: entries committed in terms up to this one. One
+         * committed in a later term need not be there: a candidate may
+         * learn that it won an older term (from votes granted before its
+         * voters moved on) after a newer leader committed entries. */
+        if (c->term[i] == 0 || c->commit_term[i] > term) {
             continue;
         }
         uint64_t t = 0;
@@ -553,7 +568,8 @@ void check_after_event(struct sim *s, struct sim_node *nd)
         if (e == NULL) {
             continue; /* compacted: it was checked when it was applied */
         }
-        record_committed(s, nd, i, e->term, entry_hash(e), "committed");
+        record_committed(s, nd, i, e->term, entry_hash(e), st.term,
+                         "committed");
         note_committed_entry(s, nd, e);
     }
     if (st.commit > nd->commit_seen) {
@@ -624,5 +640,6 @@ void check_free(struct sim *s)
     free(s->leader_of_term);
     free(s->committed.term);
     free(s->committed.hash);
+    free(s->committed.commit_term);
     free(s->reads);
 }

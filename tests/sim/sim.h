@@ -126,6 +126,9 @@ struct sim_net {
 struct sim_committed {
     uint64_t *term; /* per index; 0 = not known committed */
     uint64_t *hash;
+    /* The lowest term a node was in when it saw the entry committed: an
+     * upper bound of the term it was committed in. */
+    uint64_t *commit_term;
     size_t cap;
     uint64_t max; /* highest index known committed */
 };
