@@ -438,7 +438,9 @@ int sampan_raft_transfer_leader(struct sampan_raft *r, uint64_t target);
  * of its own term. *index (if non-NULL) gets the configuration entry's
  * index; the change is done when that entry is committed. Errors:
  * SAMPAN_ENOTLEADER; SAMPAN_EBUSY (a change is pending, the leader has
- * not committed in its term, or a transfer is under way); SAMPAN_ENOTMEMBER
+ * not committed in its term, a transfer is under way, or a change of
+ * several members would remove voters while a member it makes a voter has
+ * not caught up yet: add that one as a learner first); SAMPAN_ENOTMEMBER
  * (removing a non-member); SAMPAN_EINVAL (no voter would remain, too many
  * members, a demotion inside a joint change, a bad address, nothing
  * changes); SAMPAN_ENOMEM. */

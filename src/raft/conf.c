@@ -371,6 +371,7 @@ int conf_apply_changes(const struct sampan_membership *cur,
     }
     struct sampan_membership next = *cur;
     bool demoted = false;
+    bool deferred = false; /* an ADD_VOTER left a learner for now */
     for (size_t i = 0; i < n; i++) {
         uint64_t id = ch[i].id;
         bool voter = id_in(next.voters, next.n_voters, id);
@@ -391,6 +392,7 @@ int conf_apply_changes(const struct sampan_membership *cur,
                 next.voters[next.n_voters++] = id;
             } else {
                 /* Joins (or stays) a learner, marked for promotion. */
+                deferred = true;
                 remove_learner(&next, id);
                 if (add_learner(&next, id, true) != 0) {
                     return SAMPAN_EINVAL;
@@ -424,6 +426,13 @@ int conf_apply_changes(const struct sampan_membership *cur,
     }
     if (next.n_voters == 0) {
         return SAMPAN_EINVAL; /* a cluster without voters cannot commit */
+    }
+    if (deferred && n > 1 && next.n_voters < cur->n_voters) {
+        /* A replacement whose newcomers are not caught up would leave
+         * fewer voters than asked (replacing two of three: one voter)
+         * until they are promoted: add them as learners first, and
+         * replace once they have caught up. */
+        return SAMPAN_EBUSY;
     }
     if (voters_changed(cur, &next) > 1) {
         /* More than one voter changes: majorities of the old and the new

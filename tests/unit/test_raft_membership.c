@@ -1121,6 +1121,30 @@ static void test_remove_leader_hands_over(void **state)
 /* ==== joint consensus (thesis 4.3) =========================================
  */
 
+/* A replacement in one change whose newcomer has not caught up would
+ * leave it a learner and the cluster with fewer voters than asked until it
+ * is promoted (replacing two of three: one voter): refused with EBUSY,
+ * nothing appended. With the newcomer caught up as a learner first, the
+ * same change is accepted (leader_in_joint). */
+static void test_replacement_waits_for_caught_up_newcomers(void **state)
+{
+    (void)state;
+    struct sampan_raft *r = leader3();
+    uint64_t last = last_of(r);
+    const struct sampan_conf_change swap[] = {
+        {.type = SAMPAN_CONF_ADD_VOTER, .id = 4},
+        {.type = SAMPAN_CONF_REMOVE, .id = 3},
+    };
+    assert_int_equal(sampan_raft_change_membership(r, swap, 2, NULL),
+                     SAMPAN_EBUSY);
+    assert_int_equal(last_of(r), last);
+    struct sampan_membership want = conf_make(V123, 3, NULL, 0, NULL, 0, 0);
+    assert_same_conf(conf_of(r), &want);
+    /* Adding alone is fine: 4 becomes a learner marked for promotion. */
+    assert_int_equal(change1(r, SAMPAN_CONF_ADD_VOTER, 4, NULL), 0);
+    sampan_raft_free(r);
+}
+
 /* Replacing two voters at once goes through a joint configuration: its
  * entries commit only with a majority of the old voters AND of the new;
  * once the joint entry commits, the leader appends the configuration that
@@ -1753,6 +1777,7 @@ int main(void)
         cmocka_unit_test(test_remove_leader),
         cmocka_unit_test(test_remove_leader_hands_over),
         cmocka_unit_test(test_removed_member_campaigns_until_removal_commits),
+        cmocka_unit_test(test_replacement_waits_for_caught_up_newcomers),
         cmocka_unit_test(test_joint_change_commit_and_leave),
         cmocka_unit_test(test_new_leader_leaves_joint),
         cmocka_unit_test(test_election_in_joint_needs_both_majorities),
