@@ -236,7 +236,8 @@ int membership_on_log_change(struct sampan_raft *r, uint64_t first)
         return membership_set(r, &c, e->index, e->term);
     }
     if (!survived) {
-        return membership_set(r, base_conf(r), 0, 0);
+        /* As at boot: the snapshot's configuration is that of its index. */
+        return membership_set(r, base_conf(r), r->snap.index, r->snap.term);
     }
     return 0;
 }
