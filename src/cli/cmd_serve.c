@@ -159,6 +159,9 @@ static int run_serve(int argc, char **argv)
         } else if (strcmp(flag, "--max-clients") == 0) {
             bad = cli_parse_u64(v, 1, 1000000, &n);
             cfg.max_clients = (uint32_t)n;
+        } else if (strcmp(flag, "--promote-lag") == 0) {
+            bad = cli_parse_u64(v, 0, 1000000000, &n);
+            cfg.promote_lag_entries = (uint32_t)n;
         } else {
             snprintf(why, sizeof(why), "unknown flag '%s'", flag);
             return cli_usage_error(&cli_cmd_serve, why);
@@ -200,6 +203,7 @@ const struct cli_command cli_cmd_serve = {
              "       members are, else they are learned from the member)\n"
              "      [--cluster-id N] [--election-ms MS] [--heartbeat-ms MS]\n"
              "      [--tick-ms MS] [--snapshot-every N]\n"
-             "      [--request-timeout-ms MS] [--max-clients N]",
+             "      [--request-timeout-ms MS] [--max-clients N]\n"
+             "      [--promote-lag ENTRIES]",
     .run = run_serve,
 };

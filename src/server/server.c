@@ -29,6 +29,7 @@ void server_config_default(struct server_config *cfg)
     cfg->max_clients = 10000;
     cfg->max_pending = 65536;
     cfg->max_pipeline = 1024;
+    cfg->promote_lag_entries = 100;
 }
 
 uint64_t server_now_ms(struct server *s)
@@ -525,6 +526,7 @@ static int start(struct server *s, char *err, size_t errlen)
     ncfg.raft.election_ticks = cfg->election_ms / cfg->tick_ms;
     ncfg.raft.heartbeat_ticks = cfg->heartbeat_ms / cfg->tick_ms;
     ncfg.raft.max_pending_reads = cfg->max_pending;
+    ncfg.raft.promote_lag_entries = cfg->promote_lag_entries;
     members_bootstrap(cfg, &ncfg.raft.members);
     sampan_storage_config_default(&ncfg.storage);
     /* Snapshots are written by the server, off the loop (maybe_snapshot). */

@@ -38,6 +38,9 @@ struct server_config {
     uint32_t max_clients;
     uint32_t max_pending;  /* requests awaiting the log, all clients */
     uint32_t max_pipeline; /* unanswered requests per client         */
+    /* A learner marked for promotion becomes a voter once within this
+     * many entries of the leader's log (sampan_raft_config). */
+    uint32_t promote_lag_entries;
 };
 
 /* Defaults: node 1 of a one-node cluster, clients on 127.0.0.1:7379,
