@@ -150,6 +150,16 @@ int sampan_membership_validate(const struct sampan_membership *m,
 bool sampan_membership_is_voter(const struct sampan_membership *m, uint64_t id);
 bool sampan_membership_is_learner(const struct sampan_membership *m,
                                   uint64_t id);
+/* True if `id` is a voter, an outgoing voter or a learner. */
+bool sampan_membership_is_member(const struct sampan_membership *m,
+                                 uint64_t id);
+/* Room for the ids of every list of a membership, repeats included. */
+#define SAMPAN_MEMBERSHIP_LISTED_MAX                                           \
+    (2u * SAMPAN_MAX_VOTERS + SAMPAN_MAX_MEMBERS)
+/* Fills ids[] (caller's array) with every member once: voters, then
+ * outgoing voters, then learners; returns how many. */
+uint32_t sampan_membership_ids(const struct sampan_membership *m,
+                               uint64_t ids[SAMPAN_MEMBERSHIP_LISTED_MAX]);
 /* The address recorded for `id`, or NULL (points into m). */
 const char *sampan_membership_addr(const struct sampan_membership *m,
                                    uint64_t id);

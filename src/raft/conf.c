@@ -47,7 +47,7 @@ bool sampan_membership_is_learner(const struct sampan_membership *m,
     return id_in(m->learners, m->n_learners, id);
 }
 
-bool conf_is_member(const struct sampan_membership *m, uint64_t id)
+bool sampan_membership_is_member(const struct sampan_membership *m, uint64_t id)
 {
     return sampan_membership_is_voter(m, id) ||
            sampan_membership_is_learner(m, id);
@@ -83,8 +83,8 @@ static bool list_ok(const uint64_t *ids, uint32_t n)
     return true;
 }
 
-uint32_t conf_member_ids(const struct sampan_membership *m,
-                         uint64_t ids[CONF_LISTED_MAX])
+uint32_t sampan_membership_ids(const struct sampan_membership *m,
+                               uint64_t ids[SAMPAN_MEMBERSHIP_LISTED_MAX])
 {
     uint32_t n = 0;
     const uint64_t *lists[3] = {m->voters, m->outgoing, m->learners};
@@ -122,8 +122,8 @@ int sampan_membership_validate(const struct sampan_membership *m,
     if (m->n_learners < 32 && (m->learners_promote >> m->n_learners) != 0) {
         return bad(why, "promotion mark on a missing learner");
     }
-    uint64_t all[CONF_LISTED_MAX];
-    if (conf_member_ids(m, all) > SAMPAN_MAX_MEMBERS) {
+    uint64_t all[SAMPAN_MEMBERSHIP_LISTED_MAX];
+    if (sampan_membership_ids(m, all) > SAMPAN_MAX_MEMBERS) {
         return bad(why, "more than SAMPAN_MAX_MEMBERS members");
     }
     for (uint32_t i = 0; i < m->n_addrs; i++) {
@@ -132,7 +132,7 @@ int sampan_membership_validate(const struct sampan_membership *m,
         if (len == 0 || len == SAMPAN_ADDR_MAX) {
             return bad(why, "member address empty or unterminated");
         }
-        if (!conf_is_member(m, a->id)) {
+        if (!sampan_membership_is_member(m, a->id)) {
             return bad(why, "address for a non-member");
         }
         for (uint32_t j = 0; j < i; j++) {
@@ -323,7 +323,7 @@ static void remove_addr(struct sampan_membership *m, uint64_t id)
 static void prune_addrs(struct sampan_membership *m)
 {
     for (uint32_t i = m->n_addrs; i-- > 0;) {
-        if (!conf_is_member(m, m->addrs[i].id)) {
+        if (!sampan_membership_is_member(m, m->addrs[i].id)) {
             remove_addr(m, m->addrs[i].id);
         }
     }

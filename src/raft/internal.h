@@ -171,13 +171,6 @@ enum vote_result quorum_vote(const struct sampan_raft *r);
 bool quorum_self_only(const struct sampan_raft *r);
 
 /* ---- conf.c: configurations as values ------------------------------------ */
-bool conf_is_member(const struct sampan_membership *m, uint64_t id);
-/* Ids listed in a membership, counting repeats across its lists. */
-#define CONF_LISTED_MAX (2u * SAMPAN_MAX_VOTERS + SAMPAN_MAX_MEMBERS)
-/* Fills `ids` with every member once (voters, outgoing, learners);
- * returns how many. */
-uint32_t conf_member_ids(const struct sampan_membership *m,
-                         uint64_t ids[CONF_LISTED_MAX]);
 bool conf_equal(const struct sampan_membership *a,
                 const struct sampan_membership *b);
 /* The configuration `changes` lead to from `cur` (which must not be joint):

@@ -52,11 +52,11 @@ static int rebuild_slots(struct sampan_raft *r,
     bool kept[PRS_MAX] = {false};
     bool fresh[PRS_MAX] = {false};     /* new to the leader: send to it */
     bool allocated[PRS_MAX] = {false}; /* made here: freed on failure  */
-    uint64_t want[CONF_LISTED_MAX + 1];
+    uint64_t want[SAMPAN_MEMBERSHIP_LISTED_MAX + 1];
     size_t n_want = 0;
     want[n_want++] = r->id;
-    uint64_t members[CONF_LISTED_MAX];
-    uint32_t n_members = conf_member_ids(c, members);
+    uint64_t members[SAMPAN_MEMBERSHIP_LISTED_MAX];
+    uint32_t n_members = sampan_membership_ids(c, members);
     for (uint32_t i = 0; i < n_members; i++) {
         if (members[i] != r->id) {
             want[n_want++] = members[i];
@@ -161,9 +161,11 @@ static void compact_slots(struct sampan_raft *r,
             progress_destroy(&r->prs[i]);
             continue;
         }
-        r->prs[n] = r->prs[i];
-        r->votes_granted[n] = r->votes_granted[i];
-        r->votes_rejected[n] = r->votes_rejected[i];
+        if (n != i) { /* runs on every Ready: move only past a gap */
+            r->prs[n] = r->prs[i];
+            r->votes_granted[n] = r->votes_granted[i];
+            r->votes_rejected[n] = r->votes_rejected[i];
+        }
         n++;
     }
     r->n_prs = n;

@@ -14,7 +14,7 @@ int validate_config(const struct sampan_raft_config *cfg)
     const struct sampan_membership *mb = &cfg->members;
     if (sampan_membership_validate(mb, NULL) != 0 ||
         (mb->n_voters == 0 && mb->n_learners > 0) ||
-        (mb->n_voters > 0 && !conf_is_member(mb, cfg->id))) {
+        (mb->n_voters > 0 && !sampan_membership_is_member(mb, cfg->id))) {
         return SAMPAN_EINVAL;
     }
     if (cfg->election_ticks == 0 || cfg->heartbeat_ticks == 0 ||

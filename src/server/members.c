@@ -16,6 +16,7 @@
  *   (after having been a member) says so, marks its data directory, and
  *   stops; a marked directory, or one whose configuration lacks the node
  *   (unless it is joining), is refused at startup. */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,6 +43,14 @@ static const char *removed_marker_path(const struct server *s, char *buf,
     return buf;
 }
 
+/* "HOST:PORT" of a --peers entry (IPv6 hosts bracketed); snprintf's
+ * result. */
+static int peer_addr(const struct server_peer *p, char *out, size_t len)
+{
+    bool v6 = strchr(p->host, ':') != NULL;
+    return snprintf(out, len, v6 ? "[%s]:%u" : "%s:%u", p->host, p->port);
+}
+
 void members_bootstrap(const struct server_config *cfg,
                        struct sampan_membership *out)
 {
@@ -53,9 +62,7 @@ void members_bootstrap(const struct server_config *cfg,
         const struct server_peer *p = &cfg->peers[i];
         out->voters[out->n_voters++] = p->id;
         struct sampan_member_addr *a = &out->addrs[out->n_addrs];
-        bool v6 = strchr(p->host, ':') != NULL;
-        int n = snprintf(a->addr, sizeof(a->addr), v6 ? "[%s]:%u" : "%s:%u",
-                         p->host, p->port);
+        int n = peer_addr(p, a->addr, sizeof(a->addr));
         if (n > 0 && (size_t)n < sizeof(a->addr)) {
             a->id = p->id;
             out->n_addrs++;
@@ -83,8 +90,6 @@ static bool dialed(const struct server *s, uint64_t id)
     return flag_peer(s, id);
 }
 
-static bool is_member(const struct sampan_membership *c, uint64_t id);
-
 /* Hangs up on members the configuration no longer has, some election
  * timeouts after they left (the leader keeps telling a removed member for
  * a while that it was removed), so replacing members never runs out of
@@ -94,7 +99,7 @@ static void forget_former(struct server *s, const struct sampan_membership *c)
     uint64_t now = server_now_ms(s);
     for (size_t i = s->members.n_dialed; i-- > 0;) {
         uint64_t id = s->members.dialed[i];
-        if (is_member(c, id)) {
+        if (sampan_membership_is_member(c, id)) {
             s->members.gone_ms[i] = 0;
             continue;
         }
@@ -142,12 +147,6 @@ static void sync_peers(struct server *s, const struct sampan_membership *c)
     }
 }
 
-static bool is_member(const struct sampan_membership *c, uint64_t id)
-{
-    return sampan_membership_is_voter(c, id) ||
-           sampan_membership_is_learner(c, id);
-}
-
 static void list_ids(const struct sampan_membership *c, char *out, size_t len)
 {
     size_t off = 0;
@@ -176,7 +175,7 @@ int members_start(struct server *s, char *err, size_t errlen)
     uint64_t ci;
     const struct sampan_membership *c =
         sampan_raft_membership(sampan_node_raft(s->node), &ci);
-    s->members.was_member = is_member(c, s->cfg.id);
+    s->members.was_member = sampan_membership_is_member(c, s->cfg.id);
     if (!s->members.was_member && c->n_voters > 0 && !s->cfg.join) {
         char ids[256];
         list_ids(c, ids, sizeof(ids));
@@ -218,13 +217,13 @@ static bool wait_done(const struct server *s, const struct members_wait *w)
     }
     switch (w->kind) {
     case WAIT_MEMBER:
-        return is_member(c, w->id);
+        return sampan_membership_is_member(c, w->id);
     case WAIT_VOTER:
         return sampan_membership_is_voter(c, w->id);
     case WAIT_LEARNER:
         return sampan_membership_is_learner(c, w->id);
     default:
-        return !is_member(c, w->id);
+        return !sampan_membership_is_member(c, w->id);
     }
 }
 
@@ -416,18 +415,22 @@ static void run_queued(struct server *s)
 
 /* ---- removal ------------------------------------------------------------ */
 
+/* Best effort: without the marker a restart is still refused, because
+ * the configuration in the log leaves this node out (members_start), unless
+ * it is started with --join; the marker makes the refusal unconditional. */
 static void mark_removed(struct server *s, uint64_t index)
 {
     char path[1100];
     removed_marker_path(s, path, sizeof(path));
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char text[64];
+    int n =
+        snprintf(text, sizeof(text), "removed at index %" PRIu64 "\n", index);
+    if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+        fprintf(stderr, "sampan: node %" PRIu64 ": cannot write %s: %s\n",
+                s->cfg.id, path, strerror(errno));
+    }
     if (fd >= 0) {
-        char text[64];
-        int n = snprintf(text, sizeof(text), "removed at index %" PRIu64 "\n",
-                         index);
-        if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
-            fprintf(stderr, "sampan: cannot write %s\n", path);
-        }
         close(fd);
     }
 }
@@ -447,7 +450,7 @@ void members_after_process(struct server *s)
     }
     forget_former(s, c);
     check_waits(s);
-    if (is_member(c, s->cfg.id)) {
+    if (sampan_membership_is_member(c, s->cfg.id)) {
         s->members.was_member = true;
         return;
     }
@@ -474,21 +477,8 @@ static void reply_list(struct conn *c, uint64_t slot)
     sampan_raft_status(r, &st);
     uint64_t ci;
     const struct sampan_membership *m = sampan_raft_membership(r, &ci);
-    uint64_t ids[2 * SAMPAN_MAX_VOTERS + SAMPAN_MAX_MEMBERS];
-    size_t n = 0;
-    const uint64_t *lists[3] = {m->voters, m->outgoing, m->learners};
-    uint32_t counts[3] = {m->n_voters, m->n_outgoing, m->n_learners};
-    for (int l = 0; l < 3; l++) {
-        for (uint32_t i = 0; i < counts[l]; i++) {
-            bool seen = false;
-            for (size_t j = 0; j < n; j++) {
-                seen |= ids[j] == lists[l][i];
-            }
-            if (!seen) {
-                ids[n++] = lists[l][i];
-            }
-        }
-    }
+    uint64_t ids[SAMPAN_MEMBERSHIP_LISTED_MAX];
+    size_t n = sampan_membership_ids(m, ids);
     struct resp_out o;
     resp_out_init(&o, 0);
     resp_out_array_header(&o, n);
@@ -515,9 +505,7 @@ static void reply_list(struct conn *c, uint64_t slot)
         for (size_t k = 0; k < s->cfg.n_peers; k++) {
             const struct server_peer *p = &s->cfg.peers[k];
             if (p->id == id) {
-                bool v6 = strchr(p->host, ':') != NULL;
-                snprintf(addr, sizeof(addr), v6 ? "[%s]:%u" : "%s:%u", p->host,
-                         p->port);
+                peer_addr(p, addr, sizeof(addr));
             }
         }
         const char *recorded = sampan_membership_addr(m, id);

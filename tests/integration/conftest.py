@@ -87,6 +87,17 @@ def wait_until(pred, timeout=5.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def check_keys(cluster, i, expected):
+    """Node i (through a linearizable MGET) has every expected key."""
+    c = cluster.client(i)
+    keys = sorted(expected)
+    for j in range(0, len(keys), 200):
+        chunk = keys[j:j + 200]
+        got = retry(lambda: c.mget(chunk), timeout=10)
+        missing = [(k, expected[k], v) for k, v in zip(chunk, got) if v != expected[k]]
+        assert not missing, "node %d lost acknowledged writes: %r" % (i, missing[:5])
+
+
 class RawConn:
     """A bare socket speaking RESP, for what redis-py hides (inline
     commands, protocol errors, exact reply bytes)."""

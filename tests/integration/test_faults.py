@@ -6,10 +6,9 @@ import signal
 import threading
 import time
 
-import pytest
 import redis
 
-from conftest import is_retryable, retry, scaled, wait_until
+from conftest import check_keys, is_retryable, retry, scaled, wait_until
 
 
 def test_read_after_write_across_nodes(cluster3):
@@ -136,17 +135,6 @@ class Writer(threading.Thread):
         self.stopping.set()
         self.join(timeout=scaled(10))
         assert not self.is_alive()
-
-
-def check_keys(cluster, i, expected):
-    """Node i (through a linearizable MGET) has every expected key."""
-    c = cluster.client(i)
-    keys = sorted(expected)
-    for j in range(0, len(keys), 200):
-        chunk = keys[j:j + 200]
-        got = retry(lambda: c.mget(chunk), timeout=10)
-        missing = [(k, expected[k], v) for k, v in zip(chunk, got) if v != expected[k]]
-        assert not missing, "node %d lost acknowledged writes: %r" % (i, missing[:5])
 
 
 def test_leader_kill9_failover(cluster):

@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from conftest import retry, scaled, wait_until
+from conftest import check_keys, retry, scaled, wait_until
 
 
 def members(cluster, via):
@@ -81,14 +81,13 @@ class Writer:
         self.thread.join(timeout=scaled(15))
 
 
-def check_all_present(cluster, node, acked):
-    c = cluster.client(node)
-    keys = sorted(acked)
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        got = retry(lambda: c.mget(chunk), timeout=10)
-        missing = [(k, v) for k, v in zip(chunk, got) if v != acked[k]]
-        assert not missing, "node %d lost acknowledged writes: %r" % (node, missing[:5])
+def seed_keys(cluster, n):
+    """Writes k0..k{n-1} through node 1; returns them, and a follower."""
+    c = cluster.client(1)
+    for i in range(n):
+        retry(lambda: c.set("k%d" % i, "v%d" % i))
+    follower = [i for i in (1, 2, 3) if i != cluster.leader()][0]
+    return {"k%d" % i: "v%d" % i for i in range(n)}, follower
 
 
 def test_grow_three_to_five_under_load(cluster):
@@ -106,7 +105,7 @@ def test_grow_three_to_five_under_load(cluster):
     info = cluster.info(5)
     assert info["members"] == "1,2,3,4,5" and info["joint"] == "no"
     for node in (4, 5):
-        check_all_present(cluster, node, w.acked)
+        check_keys(cluster, node, w.acked)
     # Five voters: two may fail and the rest still commit.
     cluster.kill9(1)
     cluster.kill9(2)
@@ -140,17 +139,14 @@ def test_remove_the_leader(cluster):
 
 def test_replace_a_killed_node(cluster):
     cluster.start(3)
-    c = cluster.client(1)
-    for i in range(200):
-        retry(lambda: c.set("k%d" % i, "v%d" % i))
-    victim = [i for i in (1, 2, 3) if i != cluster.leader()][0]
+    written, victim = seed_keys(cluster, 200)
     survivor = [i for i in (1, 2, 3) if i != victim][0]
     cluster.kill9(victim)
     cli_ok(cluster, "member", "remove", victim, "--addr", "127.0.0.1:%d" % cluster.port(survivor))
     add_and_join(cluster, 4, via=survivor)
     want = sorted([i for i in (1, 2, 3) if i != victim] + [4])
     wait_until(lambda: voters(cluster, 4) == want, 5, what="node 4 to see the new voters")
-    check_all_present(cluster, 4, {"k%d" % i: "v%d" % i for i in range(200)})
+    check_keys(cluster, 4, written)
     # The replacement counts: with it, one more failure is survivable.
     other = [i for i in (1, 2, 3) if i not in (victim, cluster.leader())]
     if other:
@@ -231,10 +227,7 @@ def test_recover_a_node_whose_disk_was_corrupted(cluster):
     start; remove it, set its data aside, add it again, start it with
     --join; it catches up from the others."""
     cluster.start(3)
-    c = cluster.client(1)
-    for i in range(300):
-        retry(lambda: c.set("k%d" % i, "v%d" % i))
-    victim = [i for i in (1, 2, 3) if i != cluster.leader()][0]
+    written, victim = seed_keys(cluster, 300)
     via = [i for i in (1, 2, 3) if i != victim][0]
     cluster.stop(victim)
     d = cluster.nodes[victim].data_dir
@@ -257,4 +250,4 @@ def test_recover_a_node_whose_disk_was_corrupted(cluster):
     cluster._spawn(victim)
     cluster.wait_listening(victim)
     wait_until(lambda: voters(cluster, via) == [1, 2, 3], 15, what="the node promoted again")
-    check_all_present(cluster, victim, {"k%d" % i: "v%d" % i for i in range(300)})
+    check_keys(cluster, victim, written)
