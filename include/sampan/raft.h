@@ -514,6 +514,23 @@ int sampan_raft_ready(struct sampan_raft *r, struct sampan_ready *rd);
  * now on (unless a later conflict replaced them meanwhile). */
 int sampan_raft_advance(struct sampan_raft *r, const struct sampan_ready *rd);
 
+/* While a Ready's writes are in flight (between sampan_raft_ready() and
+ * sampan_raft_advance()), hands out the messages queued since that need
+ * nothing durable: heartbeats, a leader's AppendEntries for entries
+ * proposed meanwhile, a ReadIndex round for reads queued meanwhile, the
+ * answers to heartbeats. A driver that writes on another thread sends
+ * them at once, so a slow fdatasync never silences a leader long enough
+ * for its followers to elect another, and the leader replicates while its
+ * own write is in flight (thesis 10.2.1). Messages that claim durability
+ * (votes, acknowledgements of entries) stay queued for the Ready after
+ * the one in flight (Figure 2: respond only after persisting). On success
+ * *msgs (possibly NULL when *n is 0) is owned by the caller, who releases
+ * it with sampan_raft_messages_free(). Errors: SAMPAN_ESTATE when no Ready
+ * is outstanding (sampan_raft_ready() hands these out then). */
+int sampan_raft_take_messages(struct sampan_raft *r, struct sampan_msg **msgs,
+                              size_t *n);
+void sampan_raft_messages_free(struct sampan_msg *msgs, size_t n);
+
 /* Read-only inspection, for drivers, tests and status pages. */
 struct sampan_status {
     uint64_t id;

@@ -117,7 +117,8 @@ struct progress {
     /* Snapshot state: which snapshot, the offset the follower expects,
      * whether a chunk read is outstanding / a chunk awaits its answer. */
     uint64_t snap_index;
-    uint64_t snap_offset;
+    uint64_t snap_offset;      /* the follower's next expected byte   */
+    uint64_t snap_read_offset; /* what the outstanding read asked for */
     bool snap_read_pending;
     bool snap_chunk_sent;
     bool timeout_now_sent; /* leadership transfer: TIMEOUT_NOW went out */

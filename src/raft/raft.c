@@ -591,6 +591,34 @@ int sampan_raft_ready(struct sampan_raft *r, struct sampan_ready *rd)
     return 0;
 }
 
+int sampan_raft_take_messages(struct sampan_raft *r, struct sampan_msg **msgs,
+                              size_t *n)
+{
+    *msgs = NULL;
+    *n = 0;
+    if (!r->ready_out) {
+        return SAMPAN_ESTATE;
+    }
+    /* The same sends sampan_raft_ready() would start; only messages that
+     * need nothing durable go to r->msgs, so all of it may leave now. */
+    replication_flush(r);
+    if (r->read_round_wanted && r->role == SAMPAN_LEADER) {
+        replication_bcast_heartbeat(r);
+    }
+    *msgs = r->msgs.msgs;
+    *n = r->msgs.n;
+    msgq_init(&r->msgs, r->cfg.max_ready_msgs);
+    return 0;
+}
+
+void sampan_raft_messages_free(struct sampan_msg *msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        msg_release(&msgs[i]);
+    }
+    free(msgs);
+}
+
 int sampan_raft_advance(struct sampan_raft *r, const struct sampan_ready *rd)
 {
     (void)rd;

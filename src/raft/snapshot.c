@@ -60,6 +60,7 @@ static void request_chunk(struct sampan_raft *r, struct progress *pr)
                                       .max_len = r->cfg.snapshot_chunk_bytes};
     if (vec_push(&r->snap_reads, &rd) == 0) {
         pr->snap_read_pending = true;
+        pr->snap_read_offset = pr->snap_offset;
     }
 }
 
@@ -82,13 +83,20 @@ int sampan_raft_snapshot_chunk(struct sampan_raft *r, uint64_t to,
     struct progress *pr = raft_progress(r, to);
     if (r->role != SAMPAN_LEADER || pr == NULL ||
         pr->state != PROGRESS_SNAPSHOT || !pr->snap_read_pending ||
-        pr->snap_index != index || pr->snap_offset != offset) {
-        return 0; /* the transfer moved on; this chunk is stale */
+        pr->snap_index != index || pr->snap_read_offset != offset) {
+        return 0; /* not the answer to the outstanding read: stale */
     }
     pr->snap_read_pending = false;
     if (index != r->snap.index) {
         /* A newer snapshot replaced the one being sent: start over. */
         snapshot_start_send(r, pr);
+        return 0;
+    }
+    if (pr->snap_offset != offset) {
+        /* The follower moved while the read was out (it answered a chunk
+         * that was sent twice): read again where it stands. Dropping the
+         * read instead would leave the transfer waiting for good. */
+        request_chunk(r, pr);
         return 0;
     }
     struct sampan_msg m = {.type = SAMPAN_MSG_SNAPSHOT,
@@ -190,6 +198,14 @@ int snapshot_on_chunk(struct sampan_raft *r, const struct sampan_msg *m)
          * covers: commit up to it instead of restoring. */
         l->committed = meta->index;
         send_response(r, m, 0, true, meta->index);
+        return 0;
+    }
+    if (r->install_pending) {
+        /* A completed snapshot waits to be handed out with the next Ready
+         * (a write is in flight meanwhile). Another transfer's chunks in
+         * the same batch would replace the file it installs from: refuse
+         * them until it is handed out; the leader resends from 0. */
+        send_response(r, m, 0, false, meta->index);
         return 0;
     }
     if (m->offset == 0) {

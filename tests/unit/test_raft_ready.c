@@ -199,6 +199,88 @@ static void test_leader_append_in_messages(void **state)
     sampan_raft_free(r);
 }
 
+/* While a Ready's write is in flight, sampan_raft_take_messages hands out
+ * what needs nothing durable, so a driver writing on another thread keeps
+ * the leader heartbeating and replicating (thesis 10.2.1); without it a
+ * leader whose fdatasync outlasts an election timeout is deposed. */
+static void test_take_messages_while_write_in_flight(void **state)
+{
+    (void)state;
+    struct sampan_raft *r = fx_new(1, 3, 1);
+    struct sampan_msg *msgs = NULL;
+    size_t n = 0;
+    /* No Ready outstanding: the Ready itself hands messages out. */
+    assert_int_equal(sampan_raft_take_messages(r, &msgs, &n), SAMPAN_ESTATE);
+    assert_int_equal(n, 0);
+    fx_make_leader(r, 3);
+    fx_ack(r, 2, 1);
+    fx_ack(r, 3, 1);
+    fx_discard(r);
+    assert_int_equal(sampan_raft_propose(r, "a", 1, NULL), 0);
+    struct sampan_ready ready;
+    assert_int_equal(sampan_raft_ready(r, &ready), 0);
+    assert_int_equal(ready.n_entries, 1);
+    /* A proposal during the write goes to the followers at once. */
+    assert_int_equal(sampan_raft_propose(r, "b", 1, NULL), 0);
+    assert_int_equal(sampan_raft_take_messages(r, &msgs, &n), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(msgs[i].type, SAMPAN_MSG_APPEND);
+        assert_int_equal(msgs[i].n_entries, 1);
+        assert_int_equal(msgs[i].entries[0].index, 3);
+    }
+    sampan_raft_messages_free(msgs, n);
+    /* So do heartbeats, and the followers' acknowledgements commit
+     * without the leader's own write. */
+    for (unsigned t = 0; t < FX_HEARTBEAT; t++) {
+        sampan_raft_tick(r);
+    }
+    assert_int_equal(sampan_raft_take_messages(r, &msgs, &n), 0);
+    size_t heartbeats = 0;
+    for (size_t i = 0; i < n; i++) {
+        heartbeats += msgs[i].type == SAMPAN_MSG_HEARTBEAT;
+    }
+    assert_true(heartbeats >= 2);
+    sampan_raft_messages_free(msgs, n);
+    fx_ack(r, 2, 3);
+    fx_ack(r, 3, 3);
+    assert_int_equal(fx_status(r).commit, 3);
+    assert_int_equal(sampan_raft_advance(r, &ready), 0);
+    sampan_raft_free(r);
+}
+
+/* A follower's acknowledgement claims durability: stepped during a write,
+ * it waits for the next Ready (written after the one in flight), while its
+ * answer to a heartbeat goes at once. */
+static void test_take_messages_keeps_acknowledgements(void **state)
+{
+    (void)state;
+    struct sampan_raft *r = fx_new(2, 3, 1);
+    const uint64_t t1[] = {1};
+    fx_step_append(r, 1, 1, 0, 0, 0, t1, 1, NULL);
+    struct sampan_ready ready;
+    assert_int_equal(sampan_raft_ready(r, &ready), 0);
+    assert_int_equal(ready.n_entries, 1);
+    fx_step_append(r, 1, 1, 1, 1, 0, t1, 1, NULL);
+    struct sampan_msg hb = fx_msg(SAMPAN_MSG_HEARTBEAT, 1, 2, 1);
+    fx_step(r, &hb);
+    struct sampan_msg *msgs = NULL;
+    size_t n = 0;
+    assert_int_equal(sampan_raft_take_messages(r, &msgs, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(msgs[0].type, SAMPAN_MSG_HEARTBEAT_RESP);
+    sampan_raft_messages_free(msgs, n);
+    assert_int_equal(sampan_raft_advance(r, &ready), 0);
+    struct fx_rd rd;
+    fx_drain(r, &rd);
+    const struct sampan_msg *ack = fx_find(&rd, SAMPAN_MSG_APPEND_RESP, 1);
+    assert_non_null(ack);
+    assert_true(fx_is_persisted(&rd, ack));
+    assert_int_equal(ack->index, 2);
+    fx_rd_free(&rd);
+    sampan_raft_free(r);
+}
+
 /* At most one Ready is outstanding. */
 static void test_second_ready_refused(void **state)
 {
@@ -353,6 +435,8 @@ int main(void)
         cmocka_unit_test(test_committed_handed_out_in_order_once),
         cmocka_unit_test(test_vote_response_only_persisted),
         cmocka_unit_test(test_leader_append_in_messages),
+        cmocka_unit_test(test_take_messages_while_write_in_flight),
+        cmocka_unit_test(test_take_messages_keeps_acknowledgements),
         cmocka_unit_test(test_second_ready_refused),
         cmocka_unit_test(test_outstanding_ready_survives_truncation),
         cmocka_unit_test(test_outstanding_ready_messages_stay_valid),

@@ -508,6 +508,46 @@ static void test_leader_next_chunk_at_acked_offset(void **state)
     sampan_raft_free(r);
 }
 
+/* A chunk sent twice (the heartbeat resend below, while the follower's
+ * answer waited for its disk) is answered twice; the follower moves on
+ * between the two answers. If that happens while the leader's read for
+ * the next chunk is out, the read comes back for an offset the follower
+ * has passed: the leader must read again where the follower stands, not
+ * drop it (then no chunk and no read were ever outstanding again, and the
+ * transfer waited for good; found by the simulator with disk latency). */
+static void test_leader_rereads_when_follower_moved_during_read(void **state)
+{
+    (void)state;
+    struct sampan_raft *r = leader_sending(8);
+    assert_int_equal(
+        sampan_raft_snapshot_chunk(r, 3, 8, 0, "01234567", 8, false), 0);
+    pump(r);
+    step_snap_resp(r, 3, 8, 8, false); /* read for offset 8 goes out */
+    struct snap_rd x;
+    drain_x(r, &x);
+    assert_int_equal(x.n_reads, 1);
+    assert_int_equal(x.reads[0].offset, 8);
+    free_x(&x);
+    /* The follower's later answer (to a duplicate) says 16. */
+    step_snap_resp(r, 3, 8, 16, false);
+    pump(r);
+    /* The read for 8 is answered: no chunk for 8, a read for 16. */
+    assert_int_equal(
+        sampan_raft_snapshot_chunk(r, 3, 8, 8, "89abcdef", 8, false), 0);
+    drain_x(r, &x);
+    assert_int_equal(fx_count(&x.rd, SAMPAN_MSG_SNAPSHOT, 3), 0);
+    assert_int_equal(x.n_reads, 1);
+    assert_int_equal(x.reads[0].offset, 16);
+    free_x(&x);
+    assert_int_equal(sampan_raft_snapshot_chunk(r, 3, 8, 16, "gh", 2, true), 0);
+    drain_x(r, &x);
+    const struct sampan_msg *m = fx_find(&x.rd, SAMPAN_MSG_SNAPSHOT, 3);
+    assert_non_null(m);
+    assert_int_equal(m->offset, 16);
+    free_x(&x);
+    sampan_raft_free(r);
+}
+
 /* Once the follower installed the snapshot it is back to AppendEntries,
  * starting right after the snapshot's last index. */
 static void test_leader_resumes_append_after_install(void **state)
@@ -774,6 +814,46 @@ static void test_follower_installs_on_done(void **state)
     sampan_raft_free(r);
 }
 
+/* While a write is in flight a follower goes on stepping, so one batch
+ * can hold a completed snapshot (to install) and then the first chunk of
+ * a newer one from a new leader. Storage writes the chunks in order, so
+ * the newer chunk would replace the file the install reads (found by the
+ * simulator: the install failed and the node stopped). The newer
+ * transfer is refused (offset 0) until the install is handed out. */
+static void
+test_follower_refuses_new_transfer_while_install_pending(void **state)
+{
+    (void)state;
+    struct sampan_raft *r = fx_new(2, 3, 5);
+    step_chunk(r, 1, 10, 1, 0, "abcdef", true);
+    step_chunk(r, 2, 18, 2, 0, "ghij", false);
+    struct snap_rd x;
+    drain_x(r, &x);
+    assert_true(x.has_snapshot);
+    assert_int_equal(x.snapshot.index, 10);
+    assert_int_equal(x.n_chunks, 1);
+    assert_int_equal(x.chunks[0].meta.index, 10);
+    /* Answers: the install done, the newer transfer back to offset 0. */
+    size_t refusals = 0;
+    for (size_t i = 0; i < x.rd.n_msgs; i++) {
+        const struct sampan_msg *m = &x.rd.msgs[i];
+        if (m->type == SAMPAN_MSG_SNAPSHOT_RESP && m->index == 18) {
+            assert_false(m->done);
+            assert_int_equal(m->offset, 0);
+            refusals++;
+        }
+    }
+    assert_int_equal(refusals, 1);
+    free_x(&x);
+    /* Handed out: the newer snapshot is taken now. */
+    step_chunk(r, 2, 18, 2, 0, "ghij", false);
+    drain_x(r, &x);
+    assert_int_equal(x.n_chunks, 1);
+    assert_int_equal(x.chunks[0].meta.index, 18);
+    free_x(&x);
+    sampan_raft_free(r);
+}
+
 /* Figure 13 receiver rule 7: the snapshot replaces a log that conflicts
  * with it (the entry at its last index has another term). */
 static void test_follower_install_discards_conflicting_log(void **state)
@@ -1024,6 +1104,7 @@ int main(void)
         cmocka_unit_test(test_leader_ignores_stale_chunk),
         cmocka_unit_test(test_chunk_too_big_is_einval),
         cmocka_unit_test(test_leader_next_chunk_at_acked_offset),
+        cmocka_unit_test(test_leader_rereads_when_follower_moved_during_read),
         cmocka_unit_test(test_leader_resumes_append_after_install),
         cmocka_unit_test(test_leader_resends_unanswered_chunk_on_heartbeat),
         cmocka_unit_test(test_snapshot_failed_abandons_transfer),
@@ -1032,6 +1113,8 @@ int main(void)
         cmocka_unit_test(test_follower_hands_out_and_acks_chunk),
         cmocka_unit_test(test_follower_out_of_order_chunk),
         cmocka_unit_test(test_follower_installs_on_done),
+        cmocka_unit_test(
+            test_follower_refuses_new_transfer_while_install_pending),
         cmocka_unit_test(test_follower_install_discards_conflicting_log),
         cmocka_unit_test(test_follower_refuses_snapshot_not_newer_than_commit),
         cmocka_unit_test(test_follower_fast_forwards_when_it_has_last_entry),
