@@ -5,7 +5,8 @@
  *
  * The loop (sampan_node_process), for each Ready: send the messages that
  * may go at once; make the batch durable (one write and one fdatasync of
- * the log); send the messages that needed it; restore from an installed
+ * the log, inline or on the caller's write thread: io.submit_write); send
+ * the messages that needed it; restore from an installed
  * snapshot; apply committed entries; report safe reads; advance; answer
  * the core's snapshot reads from storage; and every snapshot_every applied
  * entries save a snapshot of the state machine and compact. Any storage
@@ -48,6 +49,18 @@ struct sampan_node_io {
      * and once its writes are durable. */
     void (*observe)(void *ctx, const struct sampan_ready *rd);
     void (*persisted)(void *ctx, const struct sampan_ready *rd);
+    /* May be NULL: each Ready's write (and fdatasync) then runs inside
+     * sampan_node_process. Otherwise the node calls it when a Ready has
+     * something to write, and the caller arranges for
+     * sampan_node_write_run(n) to run elsewhere (a worker thread, or later
+     * in simulated time), then calls sampan_node_write_done(n) on the
+     * node's thread. Meanwhile the node keeps ticking, stepping and
+     * sending what needs nothing durable (sampan_raft_take_messages), so
+     * a slow disk never silences a leader. Returns 0 (in flight), 1 when
+     * the write already ran (the caller waited for it: the node goes on
+     * at once, and sampan_node_write_done is not called), or a negative
+     * error: the write could not be started, and the node stops. */
+    int (*submit_write)(void *ctx);
 };
 
 struct sampan_node_config {
@@ -98,8 +111,12 @@ void sampan_node_set_snapshot_every(struct sampan_node *n, uint64_t every);
  * thread; then snapshot_end, on the node's thread, with the writer's
  * result: it commits the file and compacts the log, or on a write error
  * stops the node (fail-stop). The writer is owned by the caller until
- * snapshot_end. Errors: SAMPAN_ESTOPPED, SAMPAN_ECOMPACTED (nothing new
- * since the last snapshot), storage errors. */
+ * snapshot_end. Storage is never touched by two threads at once: while a
+ * Ready's write is in flight snapshot_begin returns SAMPAN_EBUSY (try
+ * again after sampan_node_write_done), and snapshot_end takes the writer
+ * and commits it when the write is done. Errors: SAMPAN_ESTOPPED,
+ * SAMPAN_ECOMPACTED (nothing new since the last snapshot), SAMPAN_EBUSY,
+ * storage errors. */
 int sampan_node_snapshot_begin(struct sampan_node *n,
                                struct sampan_snapshot_meta *meta,
                                struct sampan_snapshot_writer **w);
@@ -109,8 +126,24 @@ int sampan_node_snapshot_end(struct sampan_node *n,
 /* The index of the newest snapshot saved or installed. */
 uint64_t sampan_node_snapshot_index(const struct sampan_node *n);
 
-/* Runs the Ready loop until the core has nothing more to do. */
+/* Runs the Ready loop until the core has nothing more to do, or until a
+ * Ready's write was handed to io->submit_write; while that write is in
+ * flight, sends what may go at once and returns 0. */
 int sampan_node_process(struct sampan_node *n);
+
+/* The write of the Ready in flight (io->submit_write): on any thread, once
+ * per submission. It touches only the node's storage and that Ready, both
+ * left alone by every other node function until sampan_node_write_done. */
+void sampan_node_write_run(struct sampan_node *n);
+/* On the node's thread, after sampan_node_write_run returned: finishes
+ * that Ready (sends what needed the write, applies, advances) and performs
+ * a snapshot commit that waited for it. Call sampan_node_process next.
+ * Returns 0, or SAMPAN_ESTOPPED when the write or the commit failed. */
+int sampan_node_write_done(struct sampan_node *n);
+/* True while a write is submitted and not yet done: do not close the node
+ * while sampan_node_write_run may be running (a simulator that drops a
+ * submitted write at a crash, never having started it, may close). */
+bool sampan_node_writing(const struct sampan_node *n);
 
 /* The core, for status and inspection (owned by the node). */
 const struct sampan_raft *sampan_node_raft(const struct sampan_node *n);

@@ -26,6 +26,15 @@ struct sampan_node {
     /* Reads whose index is not applied yet; at most max_pending_reads. */
     struct pending_read *reads;
     size_t n_reads;
+    /* The Ready being worked on; with io.submit_write, the one whose write
+     * is in flight while `writing` (write_rv is its result, set by
+     * sampan_node_write_run on whatever thread ran it). */
+    struct sampan_ready rd;
+    bool writing;
+    int write_rv;
+    /* A snapshot commit that arrived while a write was in flight (owned). */
+    struct sampan_snapshot_writer *deferred_snap;
+    struct sampan_snapshot_meta deferred_meta;
     bool stopped;
     char reason[512];
     char repaired[256]; /* what recovery repaired at open */
@@ -134,6 +143,9 @@ void sampan_node_close(struct sampan_node *n)
     if (n == NULL) {
         return;
     }
+    if (n->deferred_snap != NULL) {
+        sampan_snapshot_writer_discard(n->deferred_snap);
+    }
     sampan_raft_free(n->raft);
     sampan_storage_close(n->storage);
     free(n->reads);
@@ -151,6 +163,9 @@ int sampan_node_snapshot_begin(struct sampan_node *n,
     if (n->applied <= n->last_snapshot) {
         return SAMPAN_ECOMPACTED;
     }
+    if (n->writing || n->deferred_snap != NULL) {
+        return SAMPAN_EBUSY; /* storage is the write's until it is done */
+    }
     memset(meta, 0, sizeof(*meta));
     meta->index = n->applied;
     int rv = sampan_raft_term_at(n->raft, meta->index, &meta->term);
@@ -164,17 +179,10 @@ int sampan_node_snapshot_begin(struct sampan_node *n,
     return sampan_storage_snapshot_create(n->storage, meta, w);
 }
 
-int sampan_node_snapshot_end(struct sampan_node *n,
-                             const struct sampan_snapshot_meta *meta,
-                             struct sampan_snapshot_writer *w, int write_rv)
+static int commit_snapshot(struct sampan_node *n,
+                           const struct sampan_snapshot_meta *meta,
+                           struct sampan_snapshot_writer *w)
 {
-    if (n->stopped || write_rv != 0) {
-        sampan_snapshot_writer_discard(w);
-        return write_rv != 0
-                   ? fail(n, write_rv, "writing the snapshot at index %" PRIu64,
-                          meta->index)
-                   : SAMPAN_ESTOPPED;
-    }
     int rv = sampan_storage_snapshot_commit(n->storage, w);
     if (rv != 0) {
         return fail(n, rv, "saving the snapshot at index %" PRIu64,
@@ -187,6 +195,31 @@ int sampan_node_snapshot_end(struct sampan_node *n,
      * compacted past this one already. */
     rv = sampan_raft_compact(n->raft, meta->index);
     return rv == SAMPAN_ECOMPACTED ? 0 : rv;
+}
+
+int sampan_node_snapshot_end(struct sampan_node *n,
+                             const struct sampan_snapshot_meta *meta,
+                             struct sampan_snapshot_writer *w, int write_rv)
+{
+    if (n->stopped || write_rv != 0) {
+        sampan_snapshot_writer_discard(w);
+        return write_rv != 0
+                   ? fail(n, write_rv, "writing the snapshot at index %" PRIu64,
+                          meta->index)
+                   : SAMPAN_ESTOPPED;
+    }
+    if (n->writing) {
+        /* The commit renames files and drops WAL segments: it waits for
+         * the write in flight (sampan_node_write_done). */
+        if (n->deferred_snap != NULL) {
+            sampan_snapshot_writer_discard(w);
+            return SAMPAN_EBUSY;
+        }
+        n->deferred_snap = w;
+        n->deferred_meta = *meta;
+        return 0;
+    }
+    return commit_snapshot(n, meta, w);
 }
 
 uint64_t sampan_node_snapshot_index(const struct sampan_node *n)
@@ -253,7 +286,16 @@ static void queue_reads(struct sampan_node *n, const struct sampan_ready *rd)
     release_reads(n);
 }
 
-static int persist(struct sampan_node *n, const struct sampan_ready *rd)
+static bool has_writes(const struct sampan_ready *rd)
+{
+    return rd->hard_state_changed || rd->n_snapshot_chunks > 0 ||
+           rd->has_snapshot || rd->n_entries > 0;
+}
+
+/* The Ready's durable part: one write and one fdatasync for the batch.
+ * Returns the storage's result (no other node state is touched, so this
+ * may run on a worker thread). */
+static int write_batch(struct sampan_node *n, const struct sampan_ready *rd)
 {
     struct sampan_storage_batch b = {
         .hard_state = rd->hard_state_changed ? &rd->hard_state : NULL,
@@ -262,22 +304,21 @@ static int persist(struct sampan_node *n, const struct sampan_ready *rd)
         .install = rd->has_snapshot ? &rd->snapshot : NULL,
         .n_entries = rd->n_entries,
         .entries = rd->entries};
-    if (b.hard_state == NULL && b.n_chunks == 0 && b.install == NULL &&
-        b.n_entries == 0) {
-        return 0;
+    return has_writes(rd) ? sampan_storage_persist(n->storage, &b) : 0;
+}
+
+/* A failed write stops the node for good (fail-stop, see node.h). */
+static int write_failed(struct sampan_node *n, const struct sampan_ready *rd,
+                        int rv)
+{
+    if (rd->n_entries > 0) {
+        return fail(n, rv,
+                    "persisting entries %" PRIu64 "-%" PRIu64 " (term %" PRIu64
+                    ")",
+                    rd->entries[0].index, rd->entries[rd->n_entries - 1].index,
+                    rd->entries[rd->n_entries - 1].term);
     }
-    int rv = sampan_storage_persist(n->storage, &b);
-    if (rv != 0) {
-        if (rd->n_entries > 0) {
-            return fail(
-                n, rv,
-                "persisting entries %" PRIu64 "-%" PRIu64 " (term %" PRIu64 ")",
-                rd->entries[0].index, rd->entries[rd->n_entries - 1].index,
-                rd->entries[rd->n_entries - 1].term);
-        }
-        return fail(n, rv, "persisting term/vote or snapshot");
-    }
-    return 0;
+    return fail(n, rv, "persisting term/vote or snapshot");
 }
 
 static int restore_installed(struct sampan_node *n,
@@ -377,52 +418,126 @@ static int maybe_snapshot(struct sampan_node *n)
     return rv == SAMPAN_ECOMPACTED ? 0 : rv;
 }
 
+/* Steps 3 and 4 of a Ready whose writes are durable, then advance. */
+static int finish_ready(struct sampan_node *n)
+{
+    struct sampan_ready *rd = &n->rd;
+    int rv;
+    if (n->io.persisted != NULL) {
+        n->io.persisted(n->io.ctx, rd);
+    }
+    /* 3. Votes and acknowledgements only once durable (Figure 2). */
+    send_all(n, rd->persisted_messages, rd->n_persisted_messages);
+    /* 4. Restore, apply, then serve reads that became safe. */
+    if (rd->has_snapshot && (rv = restore_installed(n, rd)) != 0) {
+        return rv;
+    }
+    if ((rv = apply_committed(n, rd)) != 0) {
+        return rv;
+    }
+    queue_reads(n, rd);
+    if ((rv = answer_snapshot_reads(n, rd)) != 0) {
+        return rv;
+    }
+    if ((rv = sampan_raft_advance(n->raft, rd)) != 0) {
+        return fail(n, rv, "advancing");
+    }
+    memset(rd, 0, sizeof(*rd));
+    release_reads(n);
+    return maybe_snapshot(n);
+}
+
+/* While a write is in flight: what needs nothing durable goes now. */
+static int send_in_flight(struct sampan_node *n)
+{
+    struct sampan_msg *msgs = NULL;
+    size_t count = 0;
+    int rv = sampan_raft_take_messages(n->raft, &msgs, &count);
+    if (rv != 0) {
+        return fail(n, rv, "collecting messages during a write");
+    }
+    send_all(n, msgs, count);
+    sampan_raft_messages_free(msgs, count);
+    return 0;
+}
+
 int sampan_node_process(struct sampan_node *n)
 {
     if (n->stopped) {
         return SAMPAN_ESTOPPED;
     }
+    if (n->writing) {
+        return send_in_flight(n);
+    }
     while (sampan_raft_has_ready(n->raft)) {
-        struct sampan_ready rd;
-        int rv = sampan_raft_ready(n->raft, &rd);
+        struct sampan_ready *rd = &n->rd;
+        int rv = sampan_raft_ready(n->raft, rd);
         if (rv != 0) {
             return fail(n, rv, "collecting a Ready");
         }
         if (n->io.observe != NULL) {
-            n->io.observe(n->io.ctx, &rd);
+            n->io.observe(n->io.ctx, rd);
         }
         /* 1. What needs nothing durable goes at once: a leader's appends
          *    travel while its own write is in flight (thesis 10.2.1). */
-        send_all(n, rd.messages, rd.n_messages);
-        /* 2. One write and one fdatasync for the batch. */
-        if ((rv = persist(n, &rd)) != 0) {
-            return rv;
+        send_all(n, rd->messages, rd->n_messages);
+        /* 2. One write and one fdatasync for the batch, here or on the
+         *    caller's worker (then finished by sampan_node_write_done). */
+        if (has_writes(rd) && n->io.submit_write != NULL) {
+            n->writing = true;
+            n->write_rv = 0;
+            rv = n->io.submit_write(n->io.ctx);
+            if (rv < 0) {
+                n->writing = false;
+                return fail(n, rv, "starting a write");
+            }
+            if (rv == 0) {
+                return 0; /* in flight: sampan_node_write_done follows */
+            }
+            n->writing = false; /* it already ran */
+            rv = n->write_rv;
+        } else {
+            rv = write_batch(n, rd);
         }
-        if (n->io.persisted != NULL) {
-            n->io.persisted(n->io.ctx, &rd);
+        if (rv != 0) {
+            return write_failed(n, rd, rv);
         }
-        /* 3. Votes and acknowledgements only once durable (Figure 2). */
-        send_all(n, rd.persisted_messages, rd.n_persisted_messages);
-        /* 4. Restore, apply, then serve reads that became safe. */
-        if (rd.has_snapshot && (rv = restore_installed(n, &rd)) != 0) {
-            return rv;
-        }
-        if ((rv = apply_committed(n, &rd)) != 0) {
-            return rv;
-        }
-        queue_reads(n, &rd);
-        if ((rv = answer_snapshot_reads(n, &rd)) != 0) {
-            return rv;
-        }
-        if ((rv = sampan_raft_advance(n->raft, &rd)) != 0) {
-            return fail(n, rv, "advancing");
-        }
-        release_reads(n);
-        if ((rv = maybe_snapshot(n)) != 0) {
+        if ((rv = finish_ready(n)) != 0) {
             return rv;
         }
     }
     return 0;
+}
+
+void sampan_node_write_run(struct sampan_node *n)
+{
+    n->write_rv = write_batch(n, &n->rd);
+}
+
+int sampan_node_write_done(struct sampan_node *n)
+{
+    if (!n->writing) {
+        return SAMPAN_ESTATE;
+    }
+    n->writing = false;
+    if (n->stopped) {
+        return SAMPAN_ESTOPPED;
+    }
+    if (n->write_rv != 0) {
+        return write_failed(n, &n->rd, n->write_rv);
+    }
+    int rv = finish_ready(n);
+    if (rv == 0 && n->deferred_snap != NULL) {
+        struct sampan_snapshot_writer *w = n->deferred_snap;
+        n->deferred_snap = NULL;
+        rv = commit_snapshot(n, &n->deferred_meta, w);
+    }
+    return rv;
+}
+
+bool sampan_node_writing(const struct sampan_node *n)
+{
+    return n->writing;
 }
 
 int sampan_node_tick(struct sampan_node *n)

@@ -16,7 +16,7 @@ void sim_random_fault(struct sim *s)
 {
     uint64_t id = sim_rand_range(s, 1, (uint64_t)s->n + 1);
     uint64_t leader = sim_leader(s);
-    switch (sim_rand(s) % 14) {
+    switch (sim_rand(s) % 15) {
     case 0:
         sim_disconnect(s, id);
         break;
@@ -83,6 +83,12 @@ void sim_random_fault(struct sim *s)
         if (s->nodes[id].up) {
             vfs_sim_fail_next_sync(s->nodes[id].disk);
         }
+        break;
+    case 14:
+        /* A disk that stalls (behind another process's fsyncs, say):
+         * the node's writes finish only after 50-800 ms. */
+        s->nodes[id].write_stall_until =
+            s->now + sim_rand_range(s, 50, 800) * SIM_MS;
         break;
     }
 }
@@ -227,6 +233,12 @@ void sim_random_schedule(struct sim_ctx *ctx)
      * entries: compaction, snapshot transfer and restore under faults. */
     if (ctx->seed % 7 % 3 != 0) {
         s->snapshot_every = (uint32_t)sim_rand_range(s, 3, 21);
+    }
+    /* Half the seeds write as the server does, off the node's loop, with
+     * disk latency up to 0.3, 3 or 30 ms. */
+    static const uint64_t latencies[] = {300, 3000, 30000};
+    if (sim_rand(s) % 2 == 0) {
+        s->write_latency_max_us = latencies[sim_rand(s) % 3];
     }
     struct sim_history h = {.next_value = 1};
     s->net.reliable = sim_rand(s) % 3 != 0;

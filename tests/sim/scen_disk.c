@@ -418,7 +418,59 @@ static void vfs_model(struct sim_ctx *ctx)
     printf("vfs_model: %d of 32 crashes tore the write\n", partial);
 }
 
+/* disk_stall (3): the leader's disk stalls for 2 s (its fsyncs wait behind
+ * another process's, say) while commands keep arriving. Its writes run
+ * off its loop, as in the server, so it goes on heartbeating and
+ * replicating what it is still writing itself (thesis 10.2.1): no
+ * follower starts an election, and the followers' acknowledgements alone
+ * commit the commands, which the followers apply during the stall. A
+ * leader that sent nothing while a write was in flight would be deposed
+ * one election timeout (300-600 ms) into the stall. */
+static void disk_stall(struct sim_ctx *ctx)
+{
+    struct sim *s = sim_start(ctx, 3);
+    s->write_latency_max_us = 300;
+    uint64_t leader = sim_check_one_leader(s);
+    commit_some(s, 1, 5, 3);
+    struct sampan_status before;
+    sim_status(s, leader, &before);
+    uint64_t follower = leader % 3 + 1;
+    uint64_t applied_before = s->nodes[follower].applied.last;
+    s->nodes[leader].write_stall_until = s->now + 2 * SIM_SEC;
+    for (uint64_t k = 0; k < 19; k++) {
+        uint64_t value = 1000 + k;
+        SIM_ASSERT(s, sim_propose(s, leader, &value, sizeof(value), NULL) == 0,
+                   "the leader refused a command %llu ms into its stall",
+                   (unsigned long long)(k * 100));
+        sim_run_for(s, 100 * SIM_MS);
+        for (uint64_t id = 1; id <= 3; id++) {
+            struct sampan_status st;
+            sim_status(s, id, &st);
+            SIM_ASSERT(s, st.term == before.term,
+                       "n%llu is in term %llu %llu ms into the leader's "
+                       "disk stall (was %llu): the leader went silent",
+                       (unsigned long long)id, (unsigned long long)st.term,
+                       (unsigned long long)((k + 1) * 100),
+                       (unsigned long long)before.term);
+        }
+    }
+    uint64_t applied_stall = s->nodes[follower].applied.last;
+    SIM_ASSERT(s, applied_stall >= applied_before + 19,
+               "n%llu applied %llu commands during the leader's stall, not "
+               "the 19 the followers had acknowledged",
+               (unsigned long long)follower,
+               (unsigned long long)(applied_stall - applied_before));
+    sim_run_for(s, 200 * SIM_MS);
+    SIM_ASSERT(s, sim_is_leader(s, leader), "the leader lost its leadership");
+    commit_some(s, 2000, 3, 3);
+    printf("disk_stall: term %llu throughout; n%llu applied %llu commands "
+           "while the leader's write stalled\n",
+           (unsigned long long)before.term, (unsigned long long)follower,
+           (unsigned long long)(applied_stall - applied_before));
+}
+
 const struct sim_scenario sim_scenarios_disk[] = {
+    {"disk_stall", disk_stall},
     {"vfs_model", vfs_model},
     {"crash_at_every_io", crash_at_every_io},
     {"torn_tail_recovery", torn_tail_recovery},

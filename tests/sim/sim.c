@@ -9,11 +9,13 @@
 #include "sim.h"
 
 /* EV_PROCESS runs a node's Ready loop once for all inputs it took in the
- * same instant (as a server's event loop does per iteration). */
+ * same instant (as a server's event loop does per iteration). EV_WRITE is
+ * a submitted write finishing (struct sim's write_latency_max_us). */
 enum sim_event_type {
     EV_TICK = 1,
     EV_DELIVER = 2,
-    EV_PROCESS = 3
+    EV_PROCESS = 3,
+    EV_WRITE = 4
 };
 
 struct sim_event {
@@ -377,6 +379,15 @@ void sim_schedule_process(struct sim *s, struct sim_node *nd)
     }
 }
 
+void sim_schedule_write(struct sim *s, struct sim_node *nd)
+{
+    uint64_t at = s->now + sim_rand_range(s, 0, s->write_latency_max_us + 1);
+    if (at < nd->write_stall_until) {
+        at = nd->write_stall_until;
+    }
+    heap_push(s, event_new(s, EV_WRITE, nd->id, at));
+}
+
 void sim_schedule_tick(struct sim *s, struct sim_node *nd)
 {
     /* Ticks fall on a per-node phase so nodes do not tick in lockstep. */
@@ -476,6 +487,12 @@ static void process(struct sim *s, struct sim_event *ev)
     case EV_PROCESS:
         nd->process_pending = false;
         simnode_process(s, nd, 0, "process");
+        break;
+    case EV_WRITE:
+        /* Everything the write does happens now, in one go: a crash
+         * before this instant found it not started at all. */
+        sampan_node_write_run(nd->node);
+        simnode_process(s, nd, sampan_node_write_done(nd->node), "write");
         break;
     case EV_DELIVER: {
         const struct sampan_msg *m = &ev->msg;

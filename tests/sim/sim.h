@@ -96,6 +96,7 @@ struct sim_node {
     uint64_t msgs_sent;
     uint64_t bytes_sent;
     uint64_t tick_phase;
+    uint64_t write_stall_until; /* writes finish no earlier than this */
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
     uint64_t fail_stops; /* times the node stopped on a storage error */
@@ -156,7 +157,12 @@ struct sim {
     uint32_t snapshot_every; /* state machine snapshots every N applied */
     uint64_t segment_bytes;  /* WAL segment size on the simulated disks  */
     bool tear_on_crash;      /* crashes tear unsynced writes by sector   */
-    struct sim_read *reads;  /* [context - 1] */
+    /* Writes go through sampan_node_io.submit_write, as the server's: with
+     * 0 each runs at once (no time passes), otherwise on the side, each
+     * finishing 0..max µs later while the node goes on ticking, stepping
+     * and sending (and no earlier than its write_stall_until). */
+    uint64_t write_latency_max_us;
+    struct sim_read *reads; /* [context - 1] */
     size_t n_reads;
     size_t cap_reads;
     uint64_t reads_served;
@@ -311,6 +317,8 @@ void sim_trace_msg(struct sim *s, const char *dir, uint64_t node,
 void sim_schedule_tick(struct sim *s, struct sim_node *nd);
 /* Runs the node's loop later in this instant, once for all inputs. */
 void sim_schedule_process(struct sim *s, struct sim_node *nd);
+/* Finishes the node's submitted write later (write_latency_max_us). */
+void sim_schedule_write(struct sim *s, struct sim_node *nd);
 /* Hosting nodes (simnode.c). */
 void simnode_boot(struct sim *s, struct sim_node *nd);
 void simnode_stop(struct sim_node *nd);

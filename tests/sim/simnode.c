@@ -221,6 +221,21 @@ static void io_persisted(void *ctx, const struct sampan_ready *rd)
     nd->durable.pending = false;
 }
 
+/* As the server: the write runs on the side and the node goes on, or it
+ * runs at once (no latency configured) and the node is told it already
+ * ran, as when the server's wait for it succeeds. */
+static int io_submit_write(void *ctx)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    if (s->write_latency_max_us == 0 && nd->write_stall_until <= s->now) {
+        sampan_node_write_run(nd->node);
+        return 1;
+    }
+    sim_schedule_write(s, nd);
+    return 0;
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 static int boot(struct sim *s, struct sim_node *nd)
@@ -244,7 +259,8 @@ static int boot(struct sim *s, struct sim_node *nd)
                                 .restore = io_restore,
                                 .read_ready = io_read_ready,
                                 .observe = io_observe,
-                                .persisted = io_persisted};
+                                .persisted = io_persisted,
+                                .submit_write = io_submit_write};
     free(nd->applied.hash);
     free(nd->applied.ehash);
     free(nd->applied.term);
