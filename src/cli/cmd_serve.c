@@ -162,6 +162,9 @@ static int run_serve(int argc, char **argv)
         } else if (strcmp(flag, "--promote-lag") == 0) {
             bad = cli_parse_u64(v, 0, 1000000000, &n);
             cfg.promote_lag_entries = (uint32_t)n;
+        } else if (strcmp(flag, "--write-wait-ms") == 0) {
+            bad = cli_parse_u64(v, 0, 10000, &n);
+            cfg.write_wait_ms = (uint32_t)n;
         } else {
             snprintf(why, sizeof(why), "unknown flag '%s'", flag);
             return cli_usage_error(&cli_cmd_serve, why);
@@ -204,6 +207,6 @@ const struct cli_command cli_cmd_serve = {
              "      [--cluster-id N] [--election-ms MS] [--heartbeat-ms MS]\n"
              "      [--tick-ms MS] [--snapshot-every N]\n"
              "      [--request-timeout-ms MS] [--max-clients N]\n"
-             "      [--promote-lag ENTRIES]",
+             "      [--promote-lag ENTRIES] [--write-wait-ms MS]",
     .run = run_serve,
 };

@@ -247,6 +247,9 @@ static void run_info(struct conn *c, uint64_t slot)
         off += (size_t)snprintf(learners + off, sizeof(learners) - off,
                                 "%s%" PRIu64, i ? "," : "", conf->learners[i]);
     }
+    uint64_t waited = 0;
+    uint64_t background = 0;
+    writer_stats(s->writer, &waited, &background);
     char text[2048];
     int n = snprintf(text, sizeof(text),
                      "# Server\r\nsampan_version:0.1.0\r\nprocess_id:%d\r\n"
@@ -256,7 +259,8 @@ static void run_info(struct conn *c, uint64_t slot)
                      "\r\napplied_index:%" PRIu64 "\r\nlast_log_index:%" PRIu64
                      "\r\nsnapshot_index:%" PRIu64
                      "\r\nsnapshots_written:%" PRIu64 "\r\nmembers:%s\r\n"
-                     "learners:%s\r\njoint:%s\r\n"
+                     "learners:%s\r\njoint:%s\r\nwrites_waited:%" PRIu64
+                     "\r\nwrites_background:%" PRIu64 "\r\n"
                      "# Keyspace\r\nkeys:%" PRIu64 "\r\ntotal_commands:%" PRIu64
                      "\r\ntimeouts:%" PRIu64 "\r\n",
                      (int)uv_os_getpid(), s->cfg.listen_port, s->n_conns, st.id,
@@ -265,8 +269,8 @@ static void run_info(struct conn *c, uint64_t slot)
                                                   : "candidate",
                      st.term, st.leader, st.commit, kv_applied_index(s->kv),
                      st.last_index, st.snapshot_index, s->snapshots, members,
-                     learners, conf->n_outgoing > 0 ? "yes" : "no",
-                     kv_key_count(s->kv), s->commands, s->timeouts);
+                     learners, conf->n_outgoing > 0 ? "yes" : "no", waited,
+                     background, kv_key_count(s->kv), s->commands, s->timeouts);
     reply_bulk(c, slot, text,
                n > 0 && (size_t)n < sizeof(text) ? (size_t)n : 0);
 }

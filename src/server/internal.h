@@ -129,9 +129,10 @@ struct server {
     bool stopped;
     bool stopping;
     uint64_t stop_deadline_ms;
-    struct snap_job *snap_job;         /* a snapshot being written, or NULL */
-    struct backup_set *backups;        /* SNAPSHOT transfers (backup.c) */
-    uint64_t snapshots;                /* written so far (INFO)              */
+    struct snap_job *snap_job;  /* a snapshot being written, or NULL */
+    struct writer *writer;      /* the node's write thread (writer.c), owned */
+    struct backup_set *backups; /* SNAPSHOT transfers (backup.c) */
+    uint64_t snapshots;         /* written so far (INFO)              */
     uint64_t log_bytes_since_snapshot; /* applied entry bytes, for the
                                         * snapshot policy (maybe_snapshot) */
     uint64_t last_leader;              /* to notice leadership changes */
@@ -212,5 +213,21 @@ void backup_command(struct conn *c, const struct resp_request *req,
 /* The read index of a SNAPSHOT BEGIN (p->backup) is applied: answers it
  * and drops p. */
 void backup_read_ready(struct server *s, struct pending *p);
+
+/* writer.c: the node's write thread. writer_start creates it (*out owned
+ * by the caller: writer_close_handle on the loop once no write is in
+ * flight, then writer_free after the loop ends). writer_submit hands it
+ * the node's Ready write and waits up to wait_ns: 1 if the write ran
+ * within that, 0 if it is still running (on_done(arg) is then called on
+ * the loop when it finishes). */
+struct writer;
+int writer_start(uv_loop_t *loop, void (*on_done)(void *arg), void *arg,
+                 struct writer **out);
+int writer_submit(struct writer *w, struct sampan_node *n, uint64_t wait_ns);
+void writer_close_handle(struct writer *w);
+/* Writes finished within the wait, and writes left running (loop only). */
+void writer_stats(const struct writer *w, uint64_t *waited,
+                  uint64_t *background);
+void writer_free(struct writer *w);
 
 #endif

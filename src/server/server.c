@@ -30,6 +30,7 @@ void server_config_default(struct server_config *cfg)
     cfg->max_pending = 65536;
     cfg->max_pipeline = 1024;
     cfg->promote_lag_entries = 100;
+    cfg->write_wait_ms = SERVER_WAIT_ONE_TICK;
 }
 
 uint64_t server_now_ms(struct server *s)
@@ -124,8 +125,11 @@ int server_propose(struct server *s, uint64_t id, const uint8_t *payload,
 static void io_send(void *ctx, const struct sampan_msg *m)
 {
     struct server *s = ctx;
-    /* A full queue or unknown peer drops the message: Raft resends. */
-    sampan_transport_send(s->transport, m);
+    /* A full queue or unknown peer drops the message: Raft resends. Once
+     * stopping, the transport is gone while a last write finishes. */
+    if (s->transport != NULL) {
+        sampan_transport_send(s->transport, m);
+    }
 }
 
 static int io_apply(void *ctx, const struct sampan_entry *e)
@@ -276,6 +280,35 @@ static void snapshot_work(uv_work_t *req)
 
 static void stop_now(struct server *s);
 
+/* A write the loop stopped waiting for has finished (writer.c). */
+static void write_done(void *arg)
+{
+    struct server *s = arg;
+    int rv = sampan_node_write_done(s->node);
+    if (s->stopped) {
+        stop_now(s); /* finish the stop the write was holding up */
+        return;
+    }
+    if (rv == SAMPAN_ESTOPPED) {
+        fprintf(stderr, "sampan: %s\n", sampan_node_stop_reason(s->node));
+        s->exit_code = 1;
+        stop_now(s);
+    }
+    /* The loop's check phase, next, runs the Ready loop again. */
+}
+
+/* The node's writes run on the write thread; the loop waits up to
+ * --write-wait-ms for each before going on without it (writer.c says
+ * why). */
+static int submit_write(void *ctx)
+{
+    struct server *s = ctx;
+    uint32_t ms = s->cfg.write_wait_ms == SERVER_WAIT_ONE_TICK
+                      ? s->cfg.tick_ms
+                      : s->cfg.write_wait_ms;
+    return writer_submit(s->writer, s->node, (uint64_t)ms * 1000000u);
+}
+
 static void snapshot_done(uv_work_t *req, int status)
 {
     struct snap_job *job = req->data;
@@ -367,6 +400,9 @@ static void process(uv_check_t *check)
     if (s->node == NULL) {
         return;
     }
+    /* A snapshot starts between writes (storage is the write's while one
+     * is in flight), so before the Ready loop submits the next. */
+    maybe_snapshot(s);
     int rv = sampan_node_process(s->node);
     if (rv == SAMPAN_ESTOPPED) {
         fprintf(stderr, "sampan: %s\n", sampan_node_stop_reason(s->node));
@@ -376,7 +412,6 @@ static void process(uv_check_t *check)
     }
     watch_leader(s);
     members_after_process(s);
-    maybe_snapshot(s);
     if (s->stopping) {
         bool idle = s->oldest_id >= s->next_id;
         if (idle || server_now_ms(s) >= s->stop_deadline_ms) {
@@ -441,9 +476,11 @@ static void transport_closed(void *arg)
 static void stop_now(struct server *s)
 {
     if (s->stopped) {
-        if (s->snap_job == NULL && s->node != NULL) {
-            sampan_node_close(s->node); /* the job it waited for is done */
+        if (s->snap_job == NULL && s->node != NULL &&
+            !sampan_node_writing(s->node)) {
+            sampan_node_close(s->node); /* the jobs it waited for are done */
             s->node = NULL;
+            writer_close_handle(s->writer);
         }
         return;
     }
@@ -468,11 +505,13 @@ static void stop_now(struct server *s)
         sampan_transport_close(s->transport, transport_closed, NULL);
         s->transport = NULL;
     }
-    if (s->snap_job != NULL) {
-        return; /* the node closes once the snapshot job is done */
+    if (s->snap_job != NULL ||
+        (s->node != NULL && sampan_node_writing(s->node))) {
+        return; /* the node closes once its jobs are done */
     }
     sampan_node_close(s->node);
     s->node = NULL;
+    writer_close_handle(s->writer);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -518,6 +557,12 @@ static int start(struct server *s, char *err, size_t errlen)
         return rv;
     }
     s->vfs_open = true;
+    rv = writer_start(&s->loop, write_done, s, &s->writer);
+    if (rv != 0) {
+        snprintf(err, errlen, "cannot start the write thread: %s",
+                 sampan_strerror(rv));
+        return rv;
+    }
     struct sampan_node_config ncfg;
     memset(&ncfg, 0, sizeof(ncfg));
     sampan_raft_config_default(&ncfg.raft);
@@ -536,7 +581,8 @@ static int start(struct server *s, char *err, size_t errlen)
                                 .apply = io_apply,
                                 .snapshot = io_snapshot,
                                 .restore = io_restore,
-                                .read_ready = io_read_ready};
+                                .read_ready = io_read_ready,
+                                .submit_write = submit_write};
     rv = sampan_node_open(&ncfg, &s->vfs, &io, &s->node, err, errlen);
     if (rv != 0) {
         return rv;
@@ -641,6 +687,13 @@ static bool config_ok(const struct server_config *cfg, char *err, size_t errlen)
                  cfg->tick_ms, cfg->heartbeat_ms, cfg->election_ms);
         return false;
     }
+    if (cfg->write_wait_ms != SERVER_WAIT_ONE_TICK &&
+        cfg->write_wait_ms >= cfg->heartbeat_ms) {
+        /* Waiting that long for a slow disk would delay heartbeats. */
+        snprintf(err, errlen, "need write wait < heartbeat (got %u, %u ms)",
+                 cfg->write_wait_ms, cfg->heartbeat_ms);
+        return false;
+    }
     if (cfg->max_clients == 0 || cfg->max_pending == 0 ||
         cfg->max_pipeline == 0 || cfg->request_timeout_ms == 0) {
         snprintf(err, errlen, "limits must be positive");
@@ -687,6 +740,7 @@ int server_run(const struct server_config *cfg)
                 sampan_transport_port(s->transport), cfg->data_dir);
     }
     uv_run(&s->loop, UV_RUN_DEFAULT);
+    writer_free(s->writer);
     if (s->kv != NULL) {
         kv_close(s->kv);
     }

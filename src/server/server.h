@@ -41,13 +41,18 @@ struct server_config {
     /* A learner marked for promotion becomes a voter once within this
      * many entries of the leader's log (sampan_raft_config). */
     uint32_t promote_lag_entries;
+    /* How long the loop waits for a write (and its fdatasync) on the write
+     * thread before it goes on without it (writer.c); SERVER_WAIT_ONE_TICK:
+     * tick_ms. */
+    uint32_t write_wait_ms;
 };
 
 /* Defaults: node 1 of a one-node cluster, clients on 127.0.0.1:7379,
  * peers on 127.0.0.1:17379, data in ./sampan-data, 10 ms ticks, 1 s
  * election timeout, 100 ms heartbeats, a snapshot every 10,000 entries,
  * 5 s request timeout, 10,000 clients, 65,536 pending requests, 1,024
- * unanswered requests per client. */
+ * unanswered requests per client, a wait of one tick for each write. */
+#define SERVER_WAIT_ONE_TICK UINT32_MAX
 void server_config_default(struct server_config *cfg);
 
 /* Runs the node until SIGINT or SIGTERM, then stops accepting, lets

@@ -196,7 +196,7 @@ class Cluster:
     def start(self, n, **opts):
         """Starts an n-node cluster (ids 1..n) and waits for a leader that
         takes writes. Options: snapshot_every, max_clients,
-        request_timeout_ms, election_ms, heartbeat_ms."""
+        request_timeout_ms, election_ms, heartbeat_ms, write_wait_ms."""
         self.opts.update(opts)
         ports = free_ports(2 * n)
         for i in range(1, n + 1):
@@ -231,6 +231,8 @@ class Cluster:
             args += ["--snapshot-every", str(o["snapshot_every"])]
         if "max_clients" in o:
             args += ["--max-clients", str(o["max_clients"])]
+        if "write_wait_ms" in o:
+            args += ["--write-wait-ms", str(o["write_wait_ms"])]
         return args
 
     def _spawn(self, i):
