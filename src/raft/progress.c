@@ -116,6 +116,17 @@ bool progress_maybe_decrease(struct progress *p, uint64_t rejected,
     if (p->next - 1 != rejected) {
         return false;
     }
+    if (probe_from < p->match) {
+        /* The follower rejects at its match point and its hint lies below
+         * it: it no longer holds what it acknowledged (its disk was wiped
+         * or replaced under the same id; a follower that kept its log
+         * hints at or past the match, since its entry there agrees with
+         * ours). Forget the match, or the leader would probe at the same
+         * point for as long as it held that entry, until its next
+         * compaction sent a snapshot (found by bench/failover.py catchup:
+         * a wiped follower waited 88 s for the leader's next snapshot). */
+        p->match = 0;
+    }
     uint64_t next = probe_from + 1;
     if (next > rejected) {
         next = rejected;

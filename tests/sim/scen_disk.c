@@ -274,6 +274,37 @@ static void bit_flip_mid_log(struct sim_ctx *ctx)
     SIM_ASSERT(s, sim_n_committed(s, last, NULL) == 3, "not converged");
 }
 
+/* wiped_follower_rejoins (3): a follower's disk is replaced (the node
+ * restarts empty under the same id) and the leader takes no snapshot:
+ * nothing compacts its log, so the follower can only be caught up from the
+ * log. It rejects the leader's probe at its old match point with a hint
+ * below it; the leader must forget that match and probe back to the start.
+ * Holding on to it, the leader probed at the same point until its next
+ * compaction (here: never; with the server's defaults 88 s under load). */
+static void wiped_follower_rejoins(struct sim_ctx *ctx)
+{
+    struct sim *s = sim_start(ctx, 3);
+    uint64_t leader = sim_check_one_leader(s);
+    uint64_t victim = leader % 3 + 1;
+    commit_some(s, 1, 20, 3);
+    sim_crash(s, victim);
+    sim_wipe(s, victim);
+    SIM_ASSERT(s, sim_restart(s, victim) == 0, "wiped n%llu did not start",
+               (unsigned long long)victim);
+    uint64_t last = commit_some(s, 100, 3, 2);
+    sim_run_for(s, 2 * SIM_SEC);
+    struct sampan_status st;
+    sim_status(s, victim, &st);
+    SIM_ASSERT(s, st.last_index >= last,
+               "the wiped n%llu holds %llu entries of %llu two seconds on",
+               (unsigned long long)victim, (unsigned long long)st.last_index,
+               (unsigned long long)last);
+    SIM_ASSERT(s, sim_n_committed(s, last, NULL) == 3, "not converged");
+    printf("wiped_follower_rejoins: n%llu caught up from the log to index "
+           "%llu\n",
+           (unsigned long long)victim, (unsigned long long)st.last_index);
+}
+
 /* fsync_error_failstop (3): the leader's fsync fails. It stops for good
  * (fail-stop, never retrying the fsync), saying why; nothing it had not
  * made durable is acknowledged; the others elect a leader and commit; the
@@ -471,6 +502,7 @@ static void disk_stall(struct sim_ctx *ctx)
 
 const struct sim_scenario sim_scenarios_disk[] = {
     {"disk_stall", disk_stall},
+    {"wiped_follower_rejoins", wiped_follower_rejoins},
     {"vfs_model", vfs_model},
     {"crash_at_every_io", crash_at_every_io},
     {"torn_tail_recovery", torn_tail_recovery},

@@ -169,8 +169,8 @@ static void test_maybe_decrease_replicate(void **state)
 }
 
 /* Probe state: only the answer to the probe in flight (prev == next - 1)
- * counts; the hint moves next back, but never to or below match, and never
- * above the rejected index. */
+ * counts; the hint moves next back, never above the rejected index, and to
+ * or below match only when the follower lost what it acknowledged. */
 static void test_maybe_decrease_probe(void **state)
 {
     (void)state;
@@ -187,10 +187,19 @@ static void test_maybe_decrease_probe(void **state)
     /* A hint at or past the rejected index still moves back by one. */
     assert_true(progress_maybe_decrease(&p, 3, 7));
     assert_int_equal(p.next, 3);
-    /* Not below match + 1. */
+    /* Not below match + 1 while the hint agrees with the match... */
     p.match = 1;
-    assert_true(progress_maybe_decrease(&p, 2, 0));
+    p.next = 2;
+    assert_true(progress_maybe_decrease(&p, 1, 1));
     assert_int_equal(p.next, 2);
+    assert_int_equal(p.match, 1);
+    /* ...but a hint below the match means the follower lost what it
+     * acknowledged (a wiped disk): the match is forgotten. */
+    p.match = 2;
+    p.next = 3;
+    assert_true(progress_maybe_decrease(&p, 2, 0));
+    assert_int_equal(p.next, 1);
+    assert_int_equal(p.match, 0);
     progress_destroy(&p);
 }
 

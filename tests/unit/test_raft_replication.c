@@ -210,6 +210,47 @@ static void test_leader_ignores_stale_rejection(void **state)
     sampan_raft_free(r);
 }
 
+/* A follower whose disk was wiped (restarted empty under the same id)
+ * rejects at its old match point with a hint below it. The leader forgets
+ * the match and probes further back; holding on to it, it probed at the
+ * same point until its next compaction (88 s in bench/failover.py). A
+ * rejection below the match stays stale (the test above). */
+static void test_leader_forgets_match_of_wiped_follower(void **state)
+{
+    (void)state;
+    const uint64_t terms[] = {1, 1, 1, 1, 1};
+    struct sampan_raft_config cfg;
+    fx_config(&cfg, 1, 3, 3);
+    struct sampan_raft *r = fx_new_boot(&cfg, 1, SAMPAN_NONE, terms, 5);
+    fx_make_leader(r, 3);
+    uint64_t last = fx_status(r).last_index; /* 6: the leader's no-op */
+    fx_ack(r, 2, last);
+    fx_discard(r);
+    /* A write the wiped follower never sees; it rejects the pipeline, then
+     * the probe at its old match. */
+    assert_int_equal(sampan_raft_propose(r, "x", 1, NULL), 0);
+    fx_discard(r);
+    struct sampan_msg m = fx_msg(SAMPAN_MSG_APPEND_RESP, 2, 1, 2);
+    m.reject = true;
+    m.index = last;
+    m.hint_index = 0;
+    fx_step(r, &m);
+    struct fx_rd rd;
+    fx_drain(r, &rd);
+    const struct sampan_msg *probe = fx_find(&rd, SAMPAN_MSG_APPEND, 2);
+    assert_non_null(probe);
+    assert_int_equal(probe->index, last);
+    fx_rd_free(&rd);
+    fx_step(r, &m);
+    fx_drain(r, &rd);
+    probe = fx_find(&rd, SAMPAN_MSG_APPEND, 2);
+    assert_non_null(probe);
+    assert_int_equal(probe->index, 0);
+    assert_int_equal(probe->n_entries, last + 1);
+    fx_rd_free(&rd);
+    sampan_raft_free(r);
+}
+
 /* Section 5.3 receiver rules 3 and 4: "If an existing entry conflicts with
  * a new one (same index but different terms), delete the existing entry
  * and all that follow it. Append any new entries not already in the log." */
@@ -877,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_follower_rejects_mismatch_with_hint),
         cmocka_unit_test(test_leader_fast_backtracking_skips_term),
         cmocka_unit_test(test_leader_ignores_stale_rejection),
+        cmocka_unit_test(test_leader_forgets_match_of_wiped_follower),
         cmocka_unit_test(test_follower_truncates_conflicting_suffix),
         cmocka_unit_test(test_follower_keeps_log_on_matching_append),
         cmocka_unit_test(test_follower_appends_only_new_entries),
