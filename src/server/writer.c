@@ -6,9 +6,10 @@
  * takes longer (a disk stalled behind other processes' fsyncs) is left
  * running: the loop goes back to ticking, heartbeating, replicating and
  * reading requests, and the thread reports back through a uv_async_t.
- * Before this, one fdatasync of 300 ms on a leader silenced it long enough
- * for its followers to elect another (seen in CI, with the black-box suite
- * fsyncing on the same disk).
+ * Before this, a leader blocked in one fdatasync longer than an election
+ * timeout sent no heartbeats, and its followers elected another: the
+ * likely cause of a leader change CI saw in a healthy cluster while the
+ * black-box suite fsynced on the same disk.
  *
  * Measured first with libuv's thread pool and no wait: every Ready then
  * went back to the loop, which handled requests in small batches while the
