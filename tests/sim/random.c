@@ -1,7 +1,9 @@
 /* sim/random.c: one randomized fault schedule, a function of its seed: 3 or
  * 5 nodes, rounds of random proposals mixed with random faults (disconnects,
- * partitions, one-way link cuts, crashes and restarts, an unreliable network
- * with duplication and long reordering) and now and then a membership
+ * partitions, one-way link cuts, crashes and restarts, power loss and
+ * fsync errors, stalled disks, an unreliable network with duplication and
+ * long reordering; half the seeds with disk latency, writes finishing
+ * while the node goes on) and now and then a membership
  * change (a node added, removed or replaced, one at a time or jointly,
  * keeping 3 to 5 voters). The invariants are checked after every event by
  * check.c; at the end the network heals, the membership change under way
