@@ -17,6 +17,7 @@ address. A node wiped and added again (Node.joined) restarts with --join.
 
 import asyncio
 import os
+import shlex
 import shutil
 import signal
 import struct
@@ -107,7 +108,8 @@ class Db:
                 "--heartbeat-ms", str(o["heartbeat_ms"]),
                 "--request-timeout-ms", str(o["request_timeout_ms"]),
                 "--snapshot-every", str(o["snapshot_every"])] + (
-                    ["--join", "127.0.0.1:%d" % join] if join else [])
+                    ["--join", "127.0.0.1:%d" % join] if join else []) + \
+            shlex.split(os.environ.get("SAMPAN_SERVE_ARGS", ""))
 
     def spawn(self, i, join=None):
         node = self.nodes[i]

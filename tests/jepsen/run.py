@@ -32,6 +32,8 @@ fails (or with --keep) and removed otherwise.
 
 SAMPAN_BIN names the binary (default build/bin/sampan under the source
 tree); a sanitizer build is detected and given more time.
+SAMPAN_SERVE_ARGS adds flags to every node's `sampan serve` (for example
+"--write-wait-ms 0": every log write finishes in the background).
 """
 
 import argparse
@@ -376,8 +378,10 @@ def main(argv):
         if args.cmd == "ci":
             # Last, the canary: stale reads on purpose, which must be caught.
             plan.append((seed + runs, 3, "register", ("partition",), True))
-    print("sampan black-box run: %s, first seed %d, binary %s"
-          % (args.cmd, seed, binary()), flush=True)
+    print("sampan black-box run: %s, first seed %d, binary %s%s"
+          % (args.cmd, seed, binary(),
+             "; every node with " + os.environ["SAMPAN_SERVE_ARGS"]
+             if os.environ.get("SAMPAN_SERVE_ARGS") else ""), flush=True)
     return asyncio.run(run_many(plan, args.duration, args.out, args.keep, args.quiet))
 
 
