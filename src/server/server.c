@@ -303,10 +303,8 @@ static void write_done(void *arg)
 static int submit_write(void *ctx)
 {
     struct server *s = ctx;
-    uint32_t ms = s->cfg.write_wait_ms == SERVER_WAIT_ONE_TICK
-                      ? s->cfg.tick_ms
-                      : s->cfg.write_wait_ms;
-    return writer_submit(s->writer, s->node, (uint64_t)ms * 1000000u);
+    return writer_submit(s->writer, s->node,
+                         (uint64_t)s->cfg.write_wait_ms * 1000000u);
 }
 
 static void snapshot_done(uv_work_t *req, int status)
@@ -473,15 +471,24 @@ static void transport_closed(void *arg)
     (void)arg;
 }
 
+/* Closes the node, and the write thread's handle, once neither the
+ * snapshot job nor a write still uses it; stop_now calls it again when the
+ * job it waited for is done. */
+static void close_node_when_idle(struct server *s)
+{
+    if (s->snap_job != NULL ||
+        (s->node != NULL && sampan_node_writing(s->node))) {
+        return;
+    }
+    sampan_node_close(s->node);
+    s->node = NULL;
+    writer_close_handle(s->writer);
+}
+
 static void stop_now(struct server *s)
 {
     if (s->stopped) {
-        if (s->snap_job == NULL && s->node != NULL &&
-            !sampan_node_writing(s->node)) {
-            sampan_node_close(s->node); /* the jobs it waited for are done */
-            s->node = NULL;
-            writer_close_handle(s->writer);
-        }
+        close_node_when_idle(s);
         return;
     }
     s->stopped = true;
@@ -505,13 +512,7 @@ static void stop_now(struct server *s)
         sampan_transport_close(s->transport, transport_closed, NULL);
         s->transport = NULL;
     }
-    if (s->snap_job != NULL ||
-        (s->node != NULL && sampan_node_writing(s->node))) {
-        return; /* the node closes once its jobs are done */
-    }
-    sampan_node_close(s->node);
-    s->node = NULL;
-    writer_close_handle(s->writer);
+    close_node_when_idle(s);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -557,6 +558,9 @@ static int start(struct server *s, char *err, size_t errlen)
         return rv;
     }
     s->vfs_open = true;
+    if (s->cfg.write_wait_ms == SERVER_WAIT_ONE_TICK) {
+        s->cfg.write_wait_ms = cfg->tick_ms;
+    }
     rv = writer_start(&s->loop, write_done, s, &s->writer);
     if (rv != 0) {
         snprintf(err, errlen, "cannot start the write thread: %s",

@@ -42,8 +42,8 @@ struct server_config {
      * many entries of the leader's log (sampan_raft_config). */
     uint32_t promote_lag_entries;
     /* How long the loop waits for a write (and its fdatasync) on the write
-     * thread before it goes on without it (writer.c); SERVER_WAIT_ONE_TICK:
-     * tick_ms. */
+     * thread before it goes on without it (writer.c); SERVER_WAIT_ONE_TICK
+     * (the default) becomes tick_ms when the server starts. */
     uint32_t write_wait_ms;
 };
 

@@ -91,8 +91,19 @@ run3() {
     writable
     redis-benchmark -p $((port + 1)) -t set -n 8000 -r 50000 -c 10 -q \
         >/dev/null 2>&1
-    sleep 3
-    local background=0 applied="" least=-1 n
+    # Until every node applied the 32,000 SETs (at most 20 s).
+    local applied_all n
+    for _ in $(seq 1 200); do
+        applied_all=1
+        for i in 1 2 3; do
+            n=$(redis-cli -p $((port + i)) info 2>/dev/null | tr -d '\r' |
+                sed -n 's/^applied_index://p')
+            [ "${n:-0}" -ge 32000 ] || applied_all=0
+        done
+        [ $applied_all -eq 1 ] && break
+        sleep 0.1
+    done
+    local background=0 applied="" least=-1
     for i in 1 2 3; do
         info=$(redis-cli -p $((port + i)) info | tr -d '\r')
         background=$((background + $(echo "$info" |
